@@ -1,0 +1,188 @@
+"""The ``bench`` command: thin click commands over the library. Heavy imports happen inside commands."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bench import __version__
+from bench.errors import BenchError, Interrupted
+
+
+class BenchGroup(click.Group):
+    """Maps bench's errors onto exit codes in one place: bad input 2, regression 1, interrupted 130."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BenchError as exc:
+            click.echo(f"error: {exc}" if not str(exc).count("\n") else str(exc), err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(Interrupted.exit_code)
+
+
+@click.group(cls=BenchGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="bench")
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=".",
+    show_default=True,
+    help="Repository root (holds suites/ and results/).",
+)
+@click.pass_context
+def cli(ctx: click.Context, root: Path) -> None:
+    """Tell whether an AI model is ready for YOUR workflow: a repeatable decision test in git."""
+    ctx.obj = {"root": root}
+
+
+def _root(ctx: click.Context) -> Path:
+    return Path(ctx.obj["root"])
+
+
+def _suite_dirs(root: Path, refs: tuple[str, ...]) -> list[str]:
+    from bench.errors import InputError
+    from bench.suite import discover_suites
+
+    if refs:
+        return list(refs)
+    found = discover_suites(root)
+    if not found:
+        raise InputError(f"no suites under {root / 'suites'}: create suites/<name>/suite.yaml")
+    return [str(p) for p in found]
+
+
+@cli.command()
+@click.argument("suites", nargs=-1)
+@click.pass_context
+def validate(ctx: click.Context, suites: tuple[str, ...]) -> None:
+    """Check suites without calling any model: schema, catalog keys, templates, coverage.
+
+    SUITES are suite names (folders under suites/) or paths; default: every suite.
+    Exit 0 when valid, 2 when any suite has an error.
+    """
+    from bench.errors import InputError, SuiteInvalid
+    from bench.suite import load_suite
+
+    root = _root(ctx)
+    failed = 0
+    for ref in _suite_dirs(root, suites):
+        try:
+            suite = load_suite(ref, root)
+        except SuiteInvalid as exc:
+            failed += 1
+            for problem in exc.problems:
+                click.echo(problem.format(), err=True)
+            errors = sum(p.severity == "error" for p in exc.problems)
+            click.echo(f"✗ {ref}: {errors} error(s)", err=True)
+            continue
+        except InputError as exc:
+            failed += 1
+            click.echo(f"error: {exc}", err=True)
+            continue
+        for warning in suite.warnings:
+            click.echo(warning.format(), err=True)
+        click.echo(
+            f"✓ {suite.name}: {len(suite.cases)} cases, {len(suite.candidates)} candidates, "
+            f"{len(suite.rubric)} criteria"
+            + (f", {len(suite.warnings)} warning(s)" if suite.warnings else "")
+        )
+    if failed:
+        ctx.exit(2)
+
+
+@cli.command()
+@click.argument("suites", nargs=-1)
+@click.option(
+    "--candidate", "candidates", multiple=True, metavar="KEY", help="Only this catalog key (repeatable)."
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 1000),
+    default=16,
+    show_default=True,
+    help="Calls in flight, run-wide.",
+)
+@click.option(
+    "--repeat", type=click.IntRange(1, 100), default=None, help="Samples per case (default: the suite's)."
+)
+@click.option("--no-cache", is_flag=True, help="Call every model again; neither read nor write the cache.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress, no scorecard.")
+@click.pass_context
+def run(
+    ctx: click.Context,
+    suites: tuple[str, ...],
+    candidates: tuple[str, ...],
+    concurrency: int,
+    repeat: int | None,
+    no_cache: bool,
+    quiet: bool,
+) -> None:
+    """Run suites through every candidate and write results/<suite>.json.
+
+    Each case is rendered once and the same messages go to every candidate. Candidates whose API key
+    variable is unset are skipped with a message; the run goes on.
+    """
+    from bench.engine import run_suite
+    from bench.errors import InputError
+    from bench.suite import load_suite
+
+    root = _root(ctx)
+    loaded = [load_suite(ref, root) for ref in _suite_dirs(root, suites)]  # all valid before any call
+    for suite in loaded:
+        unknown = [k for k in candidates if suite.candidate(k) is None]
+        if unknown and len(loaded) == 1:
+            raise InputError(
+                f"--candidate {unknown[0]!r} is not a candidate of {suite.name} "
+                f"(candidates: {', '.join(c.key for c in suite.candidates)})"
+            )
+    for suite in loaded:
+        run_suite(
+            suite,
+            root,
+            candidates=candidates,
+            concurrency=concurrency,
+            repeat=repeat,
+            use_cache=not no_cache,
+            quiet=quiet,
+        )
+
+
+@cli.command()
+@click.argument("suite", required=False)
+@click.pass_context
+def report(ctx: click.Context, suite: str | None) -> None:
+    """Print the scorecard of a suite's latest snapshot (results/<suite>.json)."""
+    from bench import snapshot as snap
+    from bench.report import print_report
+
+    root = _root(ctx)
+    if suite is None:
+        names = sorted(p.stem for p in (root / snap.RESULTS_DIR).glob("*.json"))
+        if not names:
+            from bench.errors import InputError
+
+            raise InputError("no snapshots in results/: run `bench run` first")
+    else:
+        names = [Path(suite).name if Path(suite).is_dir() else suite]
+    from rich.console import Console
+
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=140)
+    for name in names:
+        print_report(snap.read(snap.snapshot_path(root, name)), console)
+
+
+def main() -> None:
+    cli.main(prog_name="bench")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
+    sys.exit(0)

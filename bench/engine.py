@@ -1,0 +1,125 @@
+"""One suite, end to end: run the calls (with progress), score, write the snapshot, print the scorecard."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from bench import snapshot as snap
+from bench.runner import CallRecord, Progress, RunOptions, RunResult, execute
+from bench.suite import Suite
+
+
+class ProgressView:
+    """A rich progress bar on a terminal; plain lines (every 10% or 10 s) otherwise, e.g. in CI logs."""
+
+    def __init__(self, suite: Suite, console: Console, quiet: bool):
+        self.suite = suite
+        self.console = console
+        self.quiet = quiet
+        self.tty = console.is_terminal
+        self.bar = None
+        self.task = None
+        self.last_line = 0.0
+        self.last_done = 0
+
+    def __enter__(self) -> ProgressView:
+        if self.tty and not self.quiet:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self.bar = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[errors]} errors · {task.fields[cached]} cached"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=False,
+            )
+            self.bar.__enter__()
+            self.task = self.bar.add_task(self.suite.name, total=None, errors=0, cached=0)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+    def update(self, progress: Progress, record: CallRecord | None) -> None:
+        if self.quiet:
+            return
+        if self.bar is not None and self.task is not None:
+            self.bar.update(
+                self.task,
+                total=progress.total,
+                completed=progress.done,
+                errors=progress.errors,
+                cached=progress.cached,
+            )
+            return
+        now = time.monotonic()
+        step = max(1, progress.total // 10)
+        if (
+            progress.done == progress.total
+            or progress.done - self.last_done >= step
+            or now - self.last_line >= 10
+        ):
+            self.last_line, self.last_done = now, progress.done
+            elapsed = time.perf_counter() - progress.started
+            self.console.print(
+                f"{self.suite.name}: {progress.done}/{progress.total} calls, {progress.errors} errors, "
+                f"{progress.cached} cached, {elapsed:.1f} s",
+                highlight=False,
+            )
+
+
+def run_suite(
+    suite: Suite,
+    root: Path,
+    *,
+    candidates: tuple[str, ...] = (),
+    concurrency: int = 16,
+    repeat: int | None = None,
+    use_cache: bool = True,
+    quiet: bool = False,
+    console: Console | None = None,
+) -> dict:
+    """Run, score and write ``results/<suite>.json``; return the snapshot."""
+    console = console or Console(stderr=True)
+    options = RunOptions(
+        concurrency=concurrency,
+        use_cache=use_cache,
+        repeat=repeat,
+        candidates=candidates,
+        cache_dir=root / ".bench" / "cache",
+    )
+    for warning in suite.warnings:
+        if not quiet:
+            console.print(f"[yellow]{warning.format()}[/]", highlight=False)
+    with ProgressView(suite, console, quiet) as view:
+        result: RunResult = asyncio.run(execute(suite, options, view.update))
+    for key, reason in result.skipped.items():
+        console.print(f"[yellow]skipped {key}: {reason}[/]", highlight=False)
+    document = snap.build(suite, result, root)
+    path = snap.snapshot_path(root, suite.name)
+    snap.write(path, document)
+    if not quiet:
+        from bench.report import print_report
+
+        out = Console(file=sys.stdout)
+        if not out.is_terminal:
+            out = Console(file=sys.stdout, width=140)  # logs and pipes: wide enough for the scorecard
+        print_report(document, out)
+        console.print(f"wrote {path} ({len(document['records'])} records, {result.wall_seconds:.1f} s)")
+    return document

@@ -1,0 +1,127 @@
+"""Shared HTTP plumbing for the providers that speak over httpx: one pool per candidate, one SSL context.
+
+Why a pool per candidate, not one shared client: on 2 cores a single pool of 50 connections re-scans its
+connections for every waiting request (seconds of CPU per thousand calls); several small pools do not.
+Building an SSL context costs ~20 ms, so all pools share one.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import ssl
+import time
+from functools import lru_cache
+from typing import Any
+
+import httpx
+
+from bench.providers.base import ProviderError
+
+RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
+
+
+@lru_cache(maxsize=1)
+def ssl_context() -> ssl.SSLContext:
+    return ssl.create_default_context()
+
+
+def make_client(base_url: str, connections: int, headers: dict[str, str]) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        base_url=base_url,
+        headers=headers,
+        verify=ssl_context(),
+        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+        timeout=None,  # the runner sets a per-attempt timeout on each request
+        follow_redirects=False,
+    )
+
+
+def retry_after_seconds(headers: httpx.Headers) -> float | None:
+    """``retry-after-ms`` first, then ``retry-after`` as seconds or an HTTP date."""
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def should_retry(status: int, headers: httpx.Headers, code: str | None) -> bool:
+    """The official SDKs' rule: ``x-should-retry`` decides when present, else the status (and quota)."""
+    explicit = headers.get("x-should-retry")
+    if explicit == "true":
+        return True
+    if explicit == "false":
+        return False
+    if code == "insufficient_quota":  # a 429 that waiting will not fix
+        return False
+    return status in RETRYABLE_STATUS or status >= 500
+
+
+def request_id(headers: httpx.Headers) -> str | None:
+    return headers.get("x-request-id") or headers.get("request-id") or headers.get("x-goog-request-id")
+
+
+def rate_limit_headers(headers: httpx.Headers) -> dict[str, str]:
+    return {k: v for k, v in headers.items() if "ratelimit" in k.lower() or k.lower() == "retry-after"}
+
+
+def parse_json_body(response: httpx.Response, rid: str | None) -> Any:
+    try:
+        return json.loads(response.content)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ProviderError(
+            "malformed",
+            f"HTTP {response.status_code} with a body that is not JSON ({exc.__class__.__name__}: {exc})"
+            f"; starts {response.text[:80]!r}",
+            status=response.status_code,
+            retryable=True,
+            request_id=rid,
+        ) from None
+
+
+async def post_json(
+    client: httpx.AsyncClient, url: str, body: dict[str, Any], timeout: float
+) -> httpx.Response:
+    """POST and map transport failures onto ProviderError (retryable)."""
+    try:
+        return await client.post(url, json=body, timeout=timeout)
+    except httpx.TimeoutException as exc:
+        raise ProviderError(
+            "timeout", f"no answer within {timeout:g} s ({type(exc).__name__})", retryable=True
+        ) from None
+    except (httpx.TransportError, httpx.DecodingError) as exc:
+        # str(exc) from httpx names the host at most, never headers; the key lives only in headers
+        raise ProviderError(
+            "connection", f"{type(exc).__name__}: {exc or 'connection failed'}", retryable=True
+        ) from None
+
+
+def error_from_body(
+    response: httpx.Response, message: str | None, error_type: str | None, code: str | None
+) -> ProviderError:
+    rid = request_id(response.headers)
+    status = response.status_code
+    return ProviderError(
+        "http",
+        f"HTTP {status}" + (f" {error_type}" if error_type else "") + (f": {message}" if message else ""),
+        status=status,
+        error_type=error_type,
+        code=code,
+        retryable=should_retry(status, response.headers, code),
+        retry_after=retry_after_seconds(response.headers),
+        request_id=rid,
+    )

@@ -1,0 +1,126 @@
+"""The OpenAI chat-completions wire format: OpenAI, WisGate and other routers, DeepSeek, vLLM, Ollama,
+llama.cpp's server. Error bodies vary across these servers, so every field is read defensively."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from bench.providers import register
+from bench.providers.base import CallRequest, Provider, ProviderError, Reply, Usage
+from bench.providers.http import (
+    error_from_body,
+    make_client,
+    parse_json_body,
+    post_json,
+    rate_limit_headers,
+    request_id,
+)
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def parse_usage(usage: Any) -> Usage:
+    if not isinstance(usage, dict):
+        return Usage()
+    prompt_details = usage.get("prompt_tokens_details") or {}
+    completion_details = usage.get("completion_tokens_details") or {}
+    return Usage(
+        input_tokens=_int(usage.get("prompt_tokens")),
+        output_tokens=_int(usage.get("completion_tokens")),
+        cached_tokens=_int(prompt_details.get("cached_tokens")) if isinstance(prompt_details, dict) else None,
+        reasoning_tokens=(
+            _int(completion_details.get("reasoning_tokens")) if isinstance(completion_details, dict) else None
+        ),
+    )
+
+
+def openai_error(response: httpx.Response, body: Any) -> ProviderError:
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        message, kind, code = error.get("message"), error.get("type"), error.get("code")
+    elif isinstance(error, str):  # some servers send {"error": "text"}
+        message, kind, code = error, None, None
+    else:
+        message, kind, code = (body.get("message") if isinstance(body, dict) else None), None, None
+    return error_from_body(
+        response,
+        str(message) if message is not None else None,
+        str(kind) if kind is not None else None,
+        str(code) if code is not None else None,
+    )
+
+
+@register
+class OpenAIProvider(Provider):
+    name = "openai"
+    default_concurrency = 8
+
+    def __init__(self, entry: Any, api_key: str | None):
+        super().__init__(entry, api_key)
+        self.client: httpx.AsyncClient | None = None
+        self.connections = int((entry.limits or {}).get("concurrency") or self.default_concurrency)
+
+    async def open(self) -> None:
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        base = (self.entry.resolved_base_url() or "").rstrip("/") + "/"
+        self.client = make_client(base, self.connections, headers)
+
+    async def aclose(self) -> None:
+        if self.client is not None:
+            await self.client.aclose()
+
+    def body(self, request: CallRequest) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": self.entry.model,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+        }
+        for name, value in request.params.items():
+            if name == "max_tokens":
+                # max_tokens is deprecated upstream and refused by reasoning models
+                body["max_completion_tokens"] = value
+            elif name == "json_mode":
+                if value:
+                    body["response_format"] = {"type": "json_object"}
+            else:
+                body[name] = value
+        if request.json_schema is not None:
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "answer", "schema": dict(request.json_schema), "strict": True},
+            }
+        return body
+
+    async def send(self, request: CallRequest, timeout: float) -> Reply:
+        assert self.client is not None, "open() first"
+        response = await post_json(self.client, "chat/completions", self.body(request), timeout)
+        rid = request_id(response.headers)
+        body = parse_json_body(response, rid)
+        if response.status_code >= 400:
+            raise openai_error(response, body)
+        try:
+            choice = body["choices"][0]
+            message = choice.get("message") or {}
+            content = message.get("content")
+            if isinstance(content, list):  # some routers return content parts
+                content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+        except (KeyError, IndexError, TypeError, AttributeError):
+            raise ProviderError(
+                "malformed",
+                f"HTTP {response.status_code} without choices[0].message",
+                status=response.status_code,
+                retryable=True,
+                request_id=rid,
+            ) from None
+        return Reply(
+            output=content or "",
+            finish_reason=choice.get("finish_reason"),
+            usage=parse_usage(body.get("usage")),
+            model_reported=body.get("model"),
+            request_id=rid,
+            http_status=response.status_code,
+            rate_limits=rate_limit_headers(response.headers),
+        )

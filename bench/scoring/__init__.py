@@ -1,0 +1,1 @@
+"""Scoring: deterministic checks, rubric verdicts, aggregates and statistics."""

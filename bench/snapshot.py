@@ -1,0 +1,196 @@
+"""THE result format: ``results/<suite>.json``. Every consumer (report, compare, history, site) reads it here.
+
+The file is pretty-printed JSON with sorted keys and records sorted by candidate, case and repeat, so that
+``git diff`` of two runs reads well in a pull request. ``bench/snapshot.schema.json`` is its JSON Schema;
+``SCHEMA_VERSION`` changes when the shape does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from datetime import UTC, datetime
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from bench import __version__
+from bench.errors import InputError
+from bench.runner import RunResult
+from bench.scoring.aggregate import summarize_candidate
+from bench.scoring.verdicts import score_record
+from bench.suite import Suite
+
+SCHEMA_VERSION = 1
+RESULTS_DIR = "results"
+
+
+def snapshot_path(root: Path, suite_name: str) -> Path:
+    return root / RESULTS_DIR / f"{suite_name}.json"
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict[str, Any]:
+    return json.loads(resources.files("bench").joinpath("snapshot.schema.json").read_text(encoding="utf-8"))
+
+
+def validate(snapshot: dict[str, Any]) -> None:
+    """Raise jsonschema.ValidationError when ``snapshot`` does not follow the schema."""
+    import jsonschema
+
+    jsonschema.Draft202012Validator(schema()).validate(snapshot)
+
+
+def git_state(root: Path) -> dict[str, Any] | None:
+    """Commit and dirty flag of the repository holding ``root``; None outside git."""
+    try:
+        import git
+    except ImportError:  # pragma: no cover - a declared dependency
+        return None
+    try:
+        repo = git.Repo(root, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return None
+    try:
+        commit = repo.head.commit.hexsha
+    except ValueError:  # no commit yet
+        commit = None
+    try:
+        branch = repo.active_branch.name
+    except TypeError:  # detached head
+        branch = None
+    return {"commit": commit, "dirty": repo.is_dirty(untracked_files=True), "branch": branch}
+
+
+def build(suite: Suite, run: RunResult, root: Path) -> dict[str, Any]:
+    """Score the run's records against the rubric and assemble the snapshot document."""
+    cases = {case.id: case for case in suite.cases}
+    records = []
+    for record in sorted(run.records, key=lambda r: (r.candidate, r.case, r.repeat)):
+        data = {
+            "candidate": record.candidate,
+            "case": record.case,
+            "repeat": record.repeat,
+            "category": record.category,
+            "request_fingerprint": record.request_fingerprint,
+            "output": record.output,
+            "finish_reason": record.finish_reason,
+            "model_reported": record.model_reported,
+            "request_id": record.request_id,
+            "http_status": record.http_status,
+            "usage": record.usage or {},
+            "latency_ms": record.latency_ms,
+            "retry_wait_ms": record.retry_wait_ms,
+            "attempts": record.attempts,
+            "error": record.error,
+            "source": record.source,
+        }
+        data["verdicts"] = score_record(suite, cases[record.case], data)
+        records.append(data)
+
+    kinds = {c.id: c.kind for c in suite.rubric}
+    candidates = []
+    summary = {}
+    for candidate in suite.candidates:
+        entry = candidate.entry
+        status = "skipped" if candidate.key in run.skipped else "ran"
+        if status == "ran" and not any(r["candidate"] == candidate.key for r in records):
+            status = "not-selected"
+        candidates.append(
+            {
+                "key": candidate.key,
+                "provider": entry.provider,
+                "model": entry.model,
+                "role": candidate.role,
+                "params": candidate.params,
+                "base_url": _redact_url(entry.resolved_base_url()),
+                "status": status,
+                "skip_reason": run.skipped.get(candidate.key),
+            }
+        )
+        if status == "ran":
+            mine = [r for r in records if r["candidate"] == candidate.key]
+            summary[candidate.key] = summarize_candidate(mine, kinds, suite.thresholds)
+
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "bench", "version": __version__},
+        "suite": {"name": suite.name, "workflow": suite.workflow, "path": suite.display_dir},
+        "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "complete": run.complete,
+        "git": git_state(root),
+        "fingerprints": suite.fingerprints,
+        "settings": {"repeat": run.repeat, "concurrency": run.concurrency},
+        "stats": {"wall_seconds": round(run.wall_seconds, 3), "calls": len(records)},
+        "candidates": candidates,
+        "rubric": [
+            {
+                "id": c.id,
+                "kind": c.kind,
+                "pass": c.pass_condition,
+                "judge": c.judge,
+                "human_only": c.human_only,
+            }
+            for c in suite.rubric
+        ],
+        "cases": [{"id": c.id, "category": c.category, "tags": list(c.tags)} for c in suite.cases],
+        "records": records,
+        "summary": summary,
+    }
+
+
+def _redact_url(url: str | None) -> str | None:
+    """Drop credentials a base URL may carry (``https://user:secret@host``)."""
+    if not url or "@" not in url:
+        return url
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def dumps(snapshot: dict[str, Any]) -> str:
+    return json.dumps(snapshot, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def write(path: Path, snapshot: dict[str, Any]) -> None:
+    """Write atomically: a reader (or a crash) never sees half a snapshot."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(dumps(snapshot))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def loads(text: str, source: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{source}:{exc.lineno}:{exc.colno}: not a valid snapshot: {exc.msg}") from None
+    if not isinstance(data, dict) or "schema_version" not in data:
+        raise InputError(f"{source}: not a bench snapshot (no schema_version)")
+    if data["schema_version"] > SCHEMA_VERSION:
+        raise InputError(
+            f"{source}: snapshot schema {data['schema_version']} is newer than this bench "
+            f"({SCHEMA_VERSION}): upgrade bench"
+        )
+    return data
+
+
+def read(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"no snapshot at {path}: run `bench run` first") from None
+    return loads(text, str(path))
