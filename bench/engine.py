@@ -10,6 +10,7 @@ from pathlib import Path
 from rich.console import Console
 
 from bench import snapshot as snap
+from bench.retry import RetryPolicy
 from bench.runner import CallRecord, Progress, RunOptions, RunResult, execute
 from bench.suite import Suite
 
@@ -94,6 +95,7 @@ def run_suite(
     use_cache: bool = True,
     quiet: bool = False,
     console: Console | None = None,
+    retry: RetryPolicy | None = None,
 ) -> dict:
     """Run, score and write ``results/<suite>.json``; return the snapshot."""
     console = console or Console(stderr=True)
@@ -103,6 +105,7 @@ def run_suite(
         repeat=repeat,
         candidates=candidates,
         cache_dir=root / ".bench" / "cache",
+        retry=retry or RetryPolicy(),
     )
     for warning in suite.warnings:
         if not quiet:

@@ -38,6 +38,22 @@ SUITE_FIELDS: dict[str, Any] = {
     "tags": list,
 }
 CASE_FIELDS: dict[str, Any] = {"vars": dict, "expect": list, "tags": list, "notes": str}
+# keys of nested mappings, to explain an unknown key that was merely indented one level too little
+SUITE_NESTED = {
+    "system": "`prompt:`",
+    "user": "`prompt:`",
+    "model": "an item of `candidates:`",
+    "role": "an item of `candidates:`",
+    "params": "an item of `candidates:`",
+    "id": "an item of `rubric:`",
+    "pass": "an item of `rubric:`",
+    "checks": "an item of `rubric:`",
+    "kind": "an item of `rubric:`",
+}
+CANDIDATE_NESTED = {
+    k: "`params:`" for k in ("temperature", "max_tokens", "top_p", "seed", "stop", "json_mode")
+}
+CRITERION_NESTED = {"type": "an item of `checks:`", "value": "an item of `checks:`"}
 CRITERION_FIELDS: dict[str, Any] = {
     "kind": str,
     "checks": list,
@@ -201,6 +217,7 @@ def _load(suite_dir: Path, root: Path, catalog: Catalog | None, problems: list[P
         "the suite",
         {"name": str, "workflow": str, "cases": str, "prompt": dict, "candidates": list, "rubric": list},
         SUITE_FIELDS,
+        SUITE_NESTED,
     )
     if data is None:
         return None
@@ -350,7 +367,13 @@ def _load_cases(
     seen: dict[str, int] = {}
     for index, row in enumerate(rows):
         case = cc.fields(
-            row, (index,), f"case #{index + 1}", {"id": (str, int), "category": str}, CASE_FIELDS
+            row,
+            (index,),
+            f"case #{index + 1}",
+            {"id": (str, int), "category": str},
+            CASE_FIELDS,
+            # an unknown key in a case is most often a template variable that belongs under vars
+            {k: "`vars:`" for k in row if k not in CASE_FIELDS} if isinstance(row, dict) else None,
         )
         if (
             case is None
@@ -432,7 +455,14 @@ def _load_rubric(data: dict[str, Any], suite_dir: Path, check: Collector) -> lis
     seen: set[str] = set()
     for index, item in enumerate(items):
         path = ("rubric", index)
-        crit = check.fields(item, path, f"criterion #{index + 1}", {"id": str, "pass": str}, CRITERION_FIELDS)
+        crit = check.fields(
+            item,
+            path,
+            f"criterion #{index + 1}",
+            {"id": str, "pass": str},
+            CRITERION_FIELDS,
+            CRITERION_NESTED,
+        )
         if crit is None or not isinstance(crit.get("id"), str):
             continue
         if crit["id"] in seen:
@@ -486,7 +516,12 @@ def _load_candidates(data: dict[str, Any], catalog: Catalog | None, check: Colle
     for index, item in enumerate(items):
         path = ("candidates", index)
         cand = check.fields(
-            item, path, f"candidate #{index + 1}", {"model": str}, {"role": str, "params": dict}
+            item,
+            path,
+            f"candidate #{index + 1}",
+            {"model": str},
+            {"role": str, "params": dict},
+            CANDIDATE_NESTED,
         )
         if cand is None or not isinstance(cand.get("model"), str):
             continue

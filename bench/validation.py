@@ -82,6 +82,7 @@ class Collector:
         what: str,
         required: Mapping[str, Any],
         optional: Mapping[str, Any],
+        belongs: Mapping[str, str] | None = None,
     ) -> dict[str, Any] | None:
         """Check that ``value`` is a mapping with these fields; return it (possibly partial) or None."""
         if not isinstance(value, dict):
@@ -90,7 +91,11 @@ class Collector:
         allowed = {**required, **optional}
         for key in value:
             if key not in allowed:
-                hint = did_you_mean(key, allowed) or f"allowed keys: {', '.join(sorted(allowed))}"
+                if belongs and key in belongs:
+                    # the usual cause: a key indented one level too little
+                    hint = f"{key!r} belongs under {belongs[key]}: check its indentation"
+                else:
+                    hint = did_you_mean(key, allowed) or f"allowed keys: {', '.join(sorted(allowed))}"
                 self.error((*path, key), f"unknown key {key!r} in {what}", hint)
         for key, expected in required.items():
             if key not in value or value[key] is None:

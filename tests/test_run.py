@@ -1,0 +1,244 @@
+"""`bench run` end to end against a real OpenAI-shaped server on loopback: snapshot, cache, skips, errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bench import snapshot as snap
+from bench.cli import cli
+from bench.engine import run_suite
+from bench.retry import RetryPolicy
+from bench.suite import load_suite
+from tests.conftest import FAKE_KEY
+from tests.servers import FakeAPI, faults
+
+FAST_RETRY = RetryPolicy(base_delay=0.01, max_delay=0.05, attempt_timeout=2.0)
+
+
+def completions(api: FakeAPI) -> list:
+    return [r for r in api.requests if r.path.endswith("/chat/completions")]
+
+
+def run(repo: Path, **kw) -> dict:
+    return run_suite(load_suite("crm", repo), repo, quiet=True, retry=FAST_RETRY, **kw)
+
+
+def test_run_writes_a_snapshot_that_follows_the_schema(repo: Path, fake_openai: FakeAPI) -> None:
+    result = CliRunner().invoke(cli, ["run", "crm"])
+    assert result.exit_code == 0, result.output
+    assert "skipped fake/nokey: $MISSING_KEY is not set" in result.output
+    path = repo / "results" / "crm.json"
+    document = json.loads(path.read_text())
+    snap.validate(document)
+    assert path.read_text() == snap.dumps(document)  # stable, sorted, pretty
+
+    assert [(c["key"], c["status"]) for c in document["candidates"]] == [
+        ("fake/good", "ran"),
+        ("fake/bad", "ran"),
+        ("fake/nokey", "skipped"),
+    ]
+    records = document["records"]
+    assert [(r["candidate"], r["case"]) for r in records] == sorted(
+        (r["candidate"], r["case"]) for r in records
+    )
+    assert len(records) == 8  # 2 candidates x 4 cases; the skipped one has none, and no case is dropped
+    good = next(r for r in records if r["candidate"] == "fake/good" and r["case"] == "normal-0")
+    assert good["model_reported"] == "good-model"
+    assert good["finish_reason"] == "stop"
+    assert good["http_status"] == 200
+    assert good["request_id"]
+    assert good["usage"]["input_tokens"] > 0 and good["usage"]["output_tokens"] > 0
+    assert good["latency_ms"] >= 0 and good["attempts"] == 1 and good["error"] is None
+    assert good["verdicts"]["format"]["verdict"] == "pass"
+    assert good["verdicts"]["grounding"]["verdict"] == "pass"
+    bad = next(r for r in records if r["candidate"] == "fake/bad" and r["case"] == "normal-0")
+    assert bad["verdicts"]["format"]["verdict"] == "fail"
+    assert "is-json" in bad["verdicts"]["format"]["reason"]
+    assert document["summary"]["fake/good"]["format"]["cell"] == "Pass"
+    # bad-model writes prose except on the injection case, which the server answers with a rejection
+    assert document["summary"]["fake/bad"]["format"]["rate"] == 0.25
+    assert document["summary"]["fake/bad"]["format"]["cell"] == "Fail"
+    fingerprints = document["fingerprints"]
+    assert set(fingerprints["prompts"]) == {"system", "user"}
+    assert set(fingerprints["candidates"]) == {"fake/good", "fake/bad", "fake/nokey"}
+
+
+def test_every_candidate_gets_the_same_messages(repo: Path, fake_openai: FakeAPI) -> None:
+    run(repo)
+    by_case: dict[str, dict[str, list]] = defaultdict(dict)
+    for request in completions(fake_openai):
+        body = request.json
+        user = body["messages"][-1]["content"]
+        by_case[user][body["model"]] = body["messages"]
+    assert len(by_case) == 4
+    for models in by_case.values():
+        assert set(models) == {"good-model", "bad-model"}
+        assert models["good-model"] == models["bad-model"]
+    first = completions(fake_openai)[0].json
+    assert first["messages"][0] == {
+        "role": "system",
+        "content": "You write CRM notes as one JSON object. Channel: chat.",
+    }
+
+
+def test_params_are_sent_in_the_current_wire_names(repo: Path, fake_openai: FakeAPI) -> None:
+    run(repo, candidates=("fake/good",))
+    body = completions(fake_openai)[0].json
+    assert body["max_completion_tokens"] == 300 and "max_tokens" not in body
+    assert body["temperature"] == 0 and body["seed"] == 1
+    assert completions(fake_openai)[0].headers["authorization"] == f"Bearer {FAKE_KEY}"
+
+
+def test_rerun_is_served_from_the_cache(repo: Path, fake_openai: FakeAPI) -> None:
+    first = run(repo)
+    sent = len(fake_openai.requests)
+    assert sent == 8
+    second = run(repo)
+    assert len(fake_openai.requests) == sent  # zero new requests
+    assert {r["source"] for r in second["records"]} == {"cache"}
+    strip = ("source", "request_id")
+    assert [{k: v for k, v in r.items() if k != "source"} for r in second["records"]] == [
+        {k: v for k, v in r.items() if k != "source"} for r in first["records"]
+    ]
+    del strip
+    third = run(repo, use_cache=False)
+    assert len(fake_openai.requests) == sent + 8
+    assert {r["source"] for r in third["records"]} == {"call"}
+
+
+def test_changed_prompt_misses_the_cache_only_where_it_changes(repo: Path, fake_openai: FakeAPI) -> None:
+    run(repo)
+    cases = repo / "suites" / "crm" / "cases.yaml"
+    cases.write_text(cases.read_text().replace("#1", "#1 (edited)"))
+    fake_openai.reset()
+    document = run(repo)
+    assert len(fake_openai.requests) == 2  # one edited case x two candidates
+    assert sum(r["source"] == "call" for r in document["records"]) == 2
+
+
+def test_api_errors_are_recorded_and_the_run_goes_on(repo: Path, fake_openai: FakeAPI) -> None:
+    fake_openai.models = ["good-model"]  # bad-model: 404 model_not_found
+    document = run(repo)
+    bad = [r for r in document["records"] if r["candidate"] == "fake/bad"]
+    good = [r for r in document["records"] if r["candidate"] == "fake/good"]
+    assert len(bad) == 4 and len(good) == 4
+    for record in bad:
+        assert record["output"] is None
+        assert record["error"]["status"] == 404
+        assert record["error"]["code"] == "model_not_found"
+        assert "bad-model" in record["error"]["message"]
+        assert record["attempts"] == 1  # a 404 is not retried
+        assert {v["verdict"] for v in record["verdicts"].values()} == {"error"}
+    assert all(r["error"] is None for r in good)
+    assert document["summary"]["fake/bad"]["errors"] == 4
+    snap.validate(document)
+    # failed calls are not cached: a rerun tries them again
+    fake_openai.models = None
+    fake_openai.reset()
+    document = run(repo)
+    assert len(fake_openai.requests) == 4
+    assert all(r["error"] is None for r in document["records"])
+
+
+def test_wrong_key_is_an_error_that_never_shows_the_key(repo: Path, fake_openai: FakeAPI) -> None:
+    fake_openai.api_key = "sk-other-" + "z" * 30
+    result = CliRunner().invoke(cli, ["run", "crm", "--candidate", "fake/good"])
+    assert result.exit_code == 0
+    document = json.loads((repo / "results" / "crm.json").read_text())
+    assert {r["error"]["status"] for r in document["records"]} == {401}
+    assert {r["error"]["code"] for r in document["records"]} == {"invalid_api_key"}
+    written = [p for p in repo.rglob("*") if p.is_file()]
+    for path in written:
+        assert FAKE_KEY.encode() not in path.read_bytes(), path
+    assert FAKE_KEY not in result.output
+
+
+def test_key_is_never_written_anywhere(repo: Path, fake_openai: FakeAPI) -> None:
+    result = CliRunner().invoke(cli, ["run", "crm"])
+    assert result.exit_code == 0
+    assert fake_openai.requests  # the key was really used
+    for path in [p for p in repo.rglob("*") if p.is_file()]:
+        assert FAKE_KEY.encode() not in path.read_bytes(), path
+    assert FAKE_KEY not in result.output
+
+
+def test_retries_honour_retry_after_and_record_attempts(repo: Path, fake_openai: FakeAPI) -> None:
+    fake_openai.script(faults.retry_after_ms(30), faults.status(500), faults.reset(), faults.malformed())
+    policy = RetryPolicy(max_attempts=5, base_delay=0.01, max_delay=0.05, attempt_timeout=2.0)
+    document = run_suite(
+        load_suite("crm", repo), repo, quiet=True, retry=policy, candidates=("fake/good",), concurrency=1
+    )
+    records = document["records"]
+    assert all(r["error"] is None for r in records)
+    assert sum(r["attempts"] for r in records) == 4 + 4  # four faults absorbed by retries
+    first = records[0]  # with concurrency 1, the first call met all four faults
+    assert first["attempts"] == 5
+    assert first["retry_wait_ms"] >= 30
+    assert document["summary"]["fake/good"]["retries"] == 4
+
+
+def test_retries_give_up_with_the_reason(repo: Path, fake_openai: FakeAPI) -> None:
+    fake_openai.script(*[faults.status(503)] * 4)
+    document = run(repo, candidates=("fake/good",), concurrency=1)
+    failed = [r for r in document["records"] if r["error"]]
+    assert len(failed) == 1
+    assert failed[0]["attempts"] == 4 and failed[0]["error"]["status"] == 503
+    assert len(document["records"]) == 4
+
+
+def test_insufficient_quota_is_not_retried(repo: Path, fake_openai: FakeAPI) -> None:
+    fake_openai.script(faults.insufficient_quota())
+    document = run(repo, candidates=("fake/good",), concurrency=1)
+    failed = [r for r in document["records"] if r["error"]]
+    assert [(r["attempts"], r["error"]["code"]) for r in failed] == [(1, "insufficient_quota")]
+
+
+def test_hanging_server_times_out_and_is_recorded(repo: Path, fake_openai: FakeAPI) -> None:
+    fake_openai.script(*[faults.hang(5)] * 2)
+    policy = RetryPolicy(max_attempts=2, attempt_timeout=0.2, base_delay=0.01)
+    document = run_suite(
+        load_suite("crm", repo), repo, quiet=True, retry=policy, candidates=("fake/good",), concurrency=1
+    )
+    failed = [r for r in document["records"] if r["error"]]
+    assert [(r["error"]["kind"], r["attempts"]) for r in failed] == [("timeout", 2)]
+
+
+def test_unknown_candidate_option_is_bad_input(repo: Path) -> None:
+    result = CliRunner().invoke(cli, ["run", "crm", "--candidate", "fake/nope"])
+    assert result.exit_code == 2
+    assert "--candidate 'fake/nope' is not a candidate of crm" in result.output
+    assert not (repo / "results").exists()
+
+
+def test_invalid_suite_is_not_run(repo: Path, fake_openai: FakeAPI) -> None:
+    suite = repo / "suites" / "crm" / "suite.yaml"
+    suite.write_text(suite.read_text().replace("model: fake/good", "model: fake/goood"))
+    result = CliRunner().invoke(cli, ["run", "crm"])
+    assert result.exit_code == 2
+    assert "unknown model 'fake/goood'" in result.output
+    assert fake_openai.requests == []
+    assert not (repo / "results").exists() and not (repo / ".bench").exists()
+
+
+def test_report_prints_the_scorecard(repo: Path) -> None:
+    run(repo)
+    result = CliRunner().invoke(cli, ["report", "crm"])
+    assert result.exit_code == 0, result.output
+    assert "fake/good" in result.output and "fake/bad" in result.output
+    assert "Pass 100%" in result.output  # good model, format
+    assert "not run: fake/nokey" in result.output
+    missing = CliRunner().invoke(cli, ["report", "other"])
+    assert missing.exit_code == 2 and "run `bench run` first" in missing.output
+
+
+@pytest.mark.parametrize("module", ["httpx", "git", "deepdiff", "rich", "jinja2", "yaml"])
+def test_help_imports_nothing_heavy(module: str) -> None:
+    code = f"import sys; from bench.cli import cli; sys.exit(1 if {module!r} in sys.modules else 0)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
