@@ -39,6 +39,8 @@ ENTRY_FIELDS: dict[str, Any] = {
     "model_path": str,
     "display_name": str,
     "notes": str,
+    # OpenAI-compatible servers differ: llama.cpp's server and older routers read only `max_tokens`
+    "max_tokens_field": str,
 }
 PRICING_FIELDS: dict[str, Any] = {
     "input_per_mtok": float,
@@ -73,6 +75,7 @@ class ModelEntry:
     limits: dict[str, Any] = field(default_factory=dict)
     model_path: str | None = None
     display_name: str | None = None
+    max_tokens_field: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -159,6 +162,11 @@ def load_catalog(path: Path, problems: list[Problem]) -> Catalog | None:
                 "api_key_env looks like a key, not the name of a variable",
                 "put the key in an environment variable and write its NAME here; rotate the exposed key",
             )
+        if entry.get("max_tokens_field") not in (None, "max_tokens", "max_completion_tokens"):
+            check.error(
+                (*path_, "max_tokens_field"),
+                "max_tokens_field must be max_tokens or max_completion_tokens",
+            )
         if isinstance(entry.get("pricing"), dict):
             check.fields(entry["pricing"], (*path_, "pricing"), f"pricing of {key!r}", {}, PRICING_FIELDS)
         if isinstance(entry.get("limits"), dict):
@@ -177,6 +185,7 @@ def load_catalog(path: Path, problems: list[Problem]) -> Catalog | None:
             limits=entry.get("limits") or {},
             model_path=entry.get("model_path"),
             display_name=entry.get("display_name"),
+            max_tokens_field=entry.get("max_tokens_field"),
             raw=raw,
         )
     version = top.get("version")

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from bench import snapshot as snap
 from bench.retry import RetryPolicy
@@ -98,7 +99,7 @@ def run_suite(
     retry: RetryPolicy | None = None,
 ) -> dict:
     """Run, score and write ``results/<suite>.json``; return the snapshot."""
-    console = console or Console(stderr=True)
+    console = console or Console(stderr=True, soft_wrap=True)  # messages never wrap mid-word in logs
     options = RunOptions(
         concurrency=concurrency,
         use_cache=use_cache,
@@ -109,11 +110,11 @@ def run_suite(
     )
     for warning in suite.warnings:
         if not quiet:
-            console.print(f"[yellow]{warning.format()}[/]", highlight=False)
+            console.print(f"[yellow]{escape(warning.format())}[/]", highlight=False)
     with ProgressView(suite, console, quiet) as view:
         result: RunResult = asyncio.run(execute(suite, options, view.update))
     for key, reason in result.skipped.items():
-        console.print(f"[yellow]skipped {key}: {reason}[/]", highlight=False)
+        console.print(f"[yellow]skipped {key}: {escape(reason)}[/]", highlight=False)
     document = snap.build(suite, result, root)
     path = snap.snapshot_path(root, suite.name)
     snap.write(path, document)
@@ -124,5 +125,7 @@ def run_suite(
         if not out.is_terminal:
             out = Console(file=sys.stdout, width=140)  # logs and pipes: wide enough for the scorecard
         print_report(document, out)
-        console.print(f"wrote {path} ({len(document['records'])} records, {result.wall_seconds:.1f} s)")
+        console.print(
+            f"wrote {escape(str(path))} ({len(document['records'])} records, {result.wall_seconds:.1f} s)"
+        )
     return document

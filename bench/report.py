@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from bench.scoring import stats
@@ -61,14 +62,14 @@ def scorecard(snapshot: dict[str, Any]) -> Table:
         if summary["errors"]:
             calls += f"\n[red]{summary['errors']} errors[/]"
         table.add_row(
-            f"{key}\n[dim]{candidate['model']} · {candidate.get('role') or ''}[/]",
+            f"{escape(key)}\n[dim]{escape(candidate['model'])} · {candidate.get('role') or ''}[/]",
             format_rate(summary["quality"]),
             format_rate(summary["format"]),
             format_rate(summary["edge_cases"]),
             format_rate(summary["safety"]),
             calls,
             lat,
-            _notes(summary, records),
+            escape(_notes(summary, records)),
         )
     return table
 
@@ -78,13 +79,13 @@ def criteria_table(snapshot: dict[str, Any]) -> Table:
     table.add_column("Criterion")
     ran = [c["key"] for c in snapshot["candidates"] if c["status"] == "ran"]
     for key in ran:
-        table.add_column(key, overflow="fold")
+        table.add_column(escape(key), overflow="fold")
     for criterion in snapshot["rubric"]:
         cells = []
         for key in ran:
             rate = snapshot["summary"][key]["criteria"].get(criterion["id"])
             cells.append(format_rate(rate) if rate else "[dim]not scored automatically[/]")
-        table.add_row(f"{criterion['id']} [dim]({criterion['kind']})[/]", *cells)
+        table.add_row(f"{escape(criterion['id'])} [dim]({criterion['kind']})[/]", *cells)
     return table
 
 
@@ -108,11 +109,12 @@ def print_report(snapshot: dict[str, Any], console: Console | None = None) -> No
     for candidate in snapshot["candidates"]:
         if candidate["status"] == "skipped":
             console.print(
-                f"[yellow]not run: {candidate['key']}: {candidate.get('skip_reason')}[/]", highlight=False
+                f"[yellow]not run: {escape(candidate['key'])}: {escape(str(candidate.get('skip_reason')))}[/]",
+                highlight=False,
             )
     console.print(criteria_table(snapshot))
     for comparison in comparisons(snapshot):
-        console.print(f"• {comparison.sentence}")
+        console.print(f"• {escape(comparison.sentence)}")
         if comparison.min_detectable:
             console.print(f"  [dim]{comparison.min_detectable}[/]")
     if not snapshot.get("complete", True):

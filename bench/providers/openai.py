@@ -80,8 +80,9 @@ class OpenAIProvider(Provider):
         }
         for name, value in request.params.items():
             if name == "max_tokens":
-                # max_tokens is deprecated upstream and refused by reasoning models
-                body["max_completion_tokens"] = value
+                # max_tokens is deprecated upstream and refused by reasoning models; some compatible
+                # servers (llama.cpp) read only max_tokens: the catalog entry says which
+                body[self.entry.max_tokens_field or "max_completion_tokens"] = value
             elif name == "json_mode":
                 if value:
                     body["response_format"] = {"type": "json_object"}
