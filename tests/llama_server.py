@@ -39,7 +39,7 @@ def llama_server(startup_timeout: float = 120.0) -> Iterator[str]:
         "--n_ctx", "2048", "--n_threads", str(os.cpu_count() or 1),
     ]  # fmt: skip
     # a file, not a pipe: the server logs a lot at start-up and would block on a full pipe
-    log = tempfile.TemporaryFile()
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
     base = f"http://127.0.0.1:{port}/v1"
     try:
