@@ -179,6 +179,15 @@ def report(ctx: click.Context, suite: str | None) -> None:
         print_report(snap.read(snap.snapshot_path(root, name)), console)
 
 
+def _register_areas() -> None:
+    from bench.commands import register_all
+
+    register_all(cli)
+
+
+_register_areas()
+
+
 def main() -> None:
     cli.main(prog_name="bench")
 
