@@ -181,7 +181,7 @@ def load_catalog(path: Path, problems: list[Problem]) -> Catalog | None:
             base_url=entry.get("base_url"),
             base_url_env=entry.get("base_url_env"),
             api_key_env=key_env,
-            pricing=entry.get("pricing"),
+            pricing=_plain(entry.get("pricing")),
             limits=entry.get("limits") or {},
             model_path=entry.get("model_path"),
             display_name=entry.get("display_name"),
@@ -190,6 +190,15 @@ def load_catalog(path: Path, problems: list[Problem]) -> Catalog | None:
         )
     version = top.get("version")
     return Catalog(path, doc.display, str(version) if version is not None else None, entries)
+
+
+def _plain(value: Any) -> Any:
+    """YAML turns 2026-12-04 into a date; snapshots are JSON, so dates travel as ISO strings."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
 
 
 def _looks_like_a_key(value: str) -> bool:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import __version__
+from bench.catalog import sha256_json
 from bench.errors import InputError
 from bench.runner import RunResult
 from bench.scoring.aggregate import summarize_candidate
@@ -86,6 +87,8 @@ def build(suite: Suite, run: RunResult, root: Path) -> dict[str, Any]:
             "attempts": record.attempts,
             "error": record.error,
             "source": record.source,
+            # reviews are keyed to the output they scored: a changed output needs review again
+            "output_fingerprint": None if record.output is None else sha256_json(record.output),
         }
         data["verdicts"] = score_record(suite, cases[record.case], data)
         records.append(data)
@@ -108,6 +111,8 @@ def build(suite: Suite, run: RunResult, root: Path) -> dict[str, Any]:
                 "base_url": _redact_url(entry.resolved_base_url()),
                 "status": status,
                 "skip_reason": run.skipped.get(candidate.key),
+                "pricing": entry.pricing,
+                "limits": entry.limits,
             }
         )
         if status == "ran":
@@ -117,7 +122,13 @@ def build(suite: Suite, run: RunResult, root: Path) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "bench", "version": __version__},
-        "suite": {"name": suite.name, "workflow": suite.workflow, "path": suite.display_dir},
+        "suite": {
+            "name": suite.name,
+            "workflow": suite.workflow,
+            "path": suite.display_dir,
+            # where the inputs live, relative to the suite folder, so compare can diff them across commits
+            "files": {**{f"prompt.{k}": v for k, v in suite.template_paths.items()}, "cases": suite.raw["cases"]},
+        },
         "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "complete": run.complete,
         "git": git_state(root),
@@ -135,7 +146,10 @@ def build(suite: Suite, run: RunResult, root: Path) -> dict[str, Any]:
             }
             for c in suite.rubric
         ],
-        "cases": [{"id": c.id, "category": c.category, "tags": list(c.tags)} for c in suite.cases],
+        "cases": [
+            {"id": c.id, "category": c.category, "tags": list(c.tags), "fingerprint": sha256_json(c.raw)}
+            for c in suite.cases
+        ],
         "records": records,
         "summary": summary,
     }
