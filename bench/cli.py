@@ -111,7 +111,10 @@ def validate(ctx: click.Context, suites: tuple[str, ...]) -> None:
 @click.option(
     "--repeat", type=click.IntRange(1, 100), default=None, help="Samples per case (default: the suite's)."
 )
-@click.option("--no-cache", is_flag=True, help="Call every model again; neither read nor write the cache.")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the response cache.")
+@click.option(
+    "--fresh", is_flag=True, help="Call every model again: no reuse of the last snapshot, cache or journal."
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress, no scorecard.")
 @click.pass_context
 def run(
@@ -121,12 +124,15 @@ def run(
     concurrency: int,
     repeat: int | None,
     no_cache: bool,
+    fresh: bool,
     quiet: bool,
 ) -> None:
     """Run suites through every candidate and write results/<suite>.json.
 
     Each case is rendered once and the same messages go to every candidate. Candidates whose API key
-    variable is unset are skipped with a message; the run goes on.
+    variable is unset are skipped with a message; the run goes on. A rerun reuses every record of the
+    current snapshot whose request is unchanged, then the cache. Ctrl-C writes an incomplete snapshot
+    (exit 130); running again finishes it without repeating completed calls.
     """
     from bench.engine import run_suite
     from bench.errors import InputError
@@ -149,6 +155,7 @@ def run(
             concurrency=concurrency,
             repeat=repeat,
             use_cache=not no_cache,
+            fresh=fresh,
             quiet=quiet,
         )
 

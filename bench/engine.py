@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from bench import snapshot as snap
+from bench.errors import InputError, Interrupted
+from bench.lock import SuiteLock
 from bench.retry import RetryPolicy
 from bench.runner import CallRecord, Progress, RunOptions, RunResult, execute
 from bench.suite import Suite
@@ -86,6 +88,21 @@ class ProgressView:
             )
 
 
+def previous_records(path: Path) -> dict[str, dict]:
+    """Successful records of the suite's current snapshot, by request fingerprint, for reuse."""
+    if not path.is_file():
+        return {}
+    try:
+        previous = snap.read(path)
+    except InputError:
+        return {}  # an unreadable old snapshot is simply not reused
+    return {
+        r["request_fingerprint"]: r
+        for r in previous.get("records", [])
+        if not r.get("error") and r.get("output") is not None
+    }
+
+
 def run_suite(
     suite: Suite,
     root: Path,
@@ -94,30 +111,49 @@ def run_suite(
     concurrency: int = 16,
     repeat: int | None = None,
     use_cache: bool = True,
+    fresh: bool = False,
     quiet: bool = False,
     console: Console | None = None,
     retry: RetryPolicy | None = None,
+    grace_seconds: float = 10.0,
 ) -> dict:
-    """Run, score and write ``results/<suite>.json``; return the snapshot."""
+    """Run, score and write ``results/<suite>.json``; return the snapshot.
+
+    A rerun spends calls only where something changed: records of the current snapshot whose request
+    fingerprint is unchanged are reused (source ``snapshot``), then the cache is consulted. ``fresh``
+    makes every call again (the replies still refresh the cache). One run of a suite at a time (a lock);
+    a killed run resumes from its journal. Ctrl-C writes an incomplete snapshot and raises Interrupted.
+    """
     console = console or Console(stderr=True, soft_wrap=True)  # messages never wrap mid-word in logs
-    options = RunOptions(
-        concurrency=concurrency,
-        use_cache=use_cache,
-        repeat=repeat,
-        candidates=candidates,
-        cache_dir=root / ".bench" / "cache",
-        retry=retry or RetryPolicy(),
-    )
-    for warning in suite.warnings:
-        if not quiet:
-            console.print(f"[yellow]{escape(warning.format())}[/]", highlight=False)
-    with ProgressView(suite, console, quiet) as view:
-        result: RunResult = asyncio.run(execute(suite, options, view.update))
-    for key, reason in result.skipped.items():
-        console.print(f"[yellow]skipped {key}: {escape(reason)}[/]", highlight=False)
-    document = snap.build(suite, result, root)
+    work = root / ".bench"
     path = snap.snapshot_path(root, suite.name)
-    snap.write(path, document)
+    with SuiteLock(work / "locks", suite.name):
+        journal_path = work / "journal" / f"{suite.name}.jsonl"
+        if fresh:
+            journal_path.unlink(missing_ok=True)
+        options = RunOptions(
+            concurrency=concurrency,
+            use_cache=use_cache,
+            repeat=repeat,
+            candidates=candidates,
+            cache_dir=work / "cache",
+            retry=retry or RetryPolicy(),
+            journal_path=journal_path,
+            reuse={} if fresh else previous_records(path),
+            grace_seconds=grace_seconds,
+            cache_reads=not fresh,
+        )
+        for warning in suite.warnings:
+            if not quiet:
+                console.print(f"[yellow]{escape(warning.format())}[/]", highlight=False)
+        with ProgressView(suite, console, quiet) as view:
+            result: RunResult = asyncio.run(execute(suite, options, view.update))
+        for key, reason in result.skipped.items():
+            console.print(f"[yellow]skipped {key}: {escape(reason)}[/]", highlight=False)
+        document = snap.build(suite, result, root)
+        snap.write(path, document)
+        if result.complete:
+            journal_path.unlink(missing_ok=True)  # the snapshot has everything the journal had
     if not quiet:
         from bench.report import print_report
 
@@ -127,5 +163,10 @@ def run_suite(
         print_report(document, out)
         console.print(
             f"wrote {escape(str(path))} ({len(document['records'])} records, {result.wall_seconds:.1f} s)"
+        )
+    if result.interrupted:
+        raise Interrupted(
+            f"interrupted: wrote an incomplete snapshot ({result.not_run} calls not run); "
+            f"run the same command again to finish: completed calls are not sent again"
         )
     return document

@@ -12,6 +12,7 @@ import asyncio
 import random
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 from bench.providers.base import CallRequest, Provider, ProviderError, Reply
 
@@ -42,18 +43,38 @@ class CallOutcome:
 _rng = random.Random()
 
 
-async def call_with_retries(provider: Provider, request: CallRequest, policy: RetryPolicy) -> CallOutcome:
+class AttemptGate(Protocol):
+    """Slots an attempt holds while it is in flight (not while it waits to retry)."""
+
+    async def enter(self) -> None: ...
+
+    async def exit(self, rate_limited: bool) -> None: ...
+
+
+async def call_with_retries(
+    provider: Provider, request: CallRequest, policy: RetryPolicy, gate: AttemptGate | None = None
+) -> CallOutcome:
     started = time.monotonic()
     waited = 0.0
     error: ProviderError | None = None
     for attempt in range(1, policy.max_attempts + 1):
+        if gate is not None:
+            await gate.enter()
         attempt_started = time.perf_counter()
+        current = asyncio.current_task()
+        if current is not None:
+            current._bench_call = True  # type: ignore[attr-defined]  # Ctrl-C may cancel it after the grace
         try:
             reply = await provider.send(request, policy.attempt_timeout)
         except ProviderError as exc:
             error = exc
         else:
             return CallOutcome(reply, None, attempt, time.perf_counter() - attempt_started, waited)
+        finally:
+            if current is not None:
+                current._bench_call = False  # type: ignore[attr-defined]
+            if gate is not None:
+                await gate.exit(rate_limited=error is not None and error.status == 429)
         if not error.retryable or attempt == policy.max_attempts:
             return CallOutcome(None, error, attempt, 0.0, waited)
         wait = error.retry_after if error.retry_after is not None else policy.backoff(attempt, _rng)

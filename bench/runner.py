@@ -12,6 +12,9 @@ stops the run and a case is never dropped. Retries follow the official SDKs' rul
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import re
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,9 +23,11 @@ from typing import Any
 
 from bench.cache import Cache
 from bench.catalog import sha256_json
+from bench.journal import Journal
+from bench.limiter import AdaptiveLimiter
 from bench.providers import CallRequest, Message, Provider, ProviderError, ProviderUnavailable, get_provider
 from bench.render import render_messages
-from bench.retry import RetryPolicy, call_with_retries
+from bench.retry import CallOutcome, RetryPolicy, call_with_retries
 from bench.suite import Candidate, Case, Suite
 
 DEFAULT_CONCURRENCY = 16
@@ -58,20 +63,27 @@ class CallRecord:
     attempts: int = 0
     error: dict[str, Any] | None = None
     source: str = "call"  # call | cache | snapshot (reused from the committed snapshot)
+    resumed: bool = False  # replayed from the journal of an interrupted run (not re-journaled)
 
     def reply_fields(self) -> dict[str, Any]:
         """What the cache keeps of a successful call."""
-        return {
-            "output": self.output,
-            "finish_reason": self.finish_reason,
-            "model_reported": self.model_reported,
-            "request_id": self.request_id,
-            "http_status": self.http_status,
-            "usage": self.usage,
-            "latency_ms": self.latency_ms,
-            "attempts": self.attempts,
-            "retry_wait_ms": self.retry_wait_ms,
-        }
+        return {name: getattr(self, name) for name in REPLY_FIELDS}
+
+    def journal_fields(self) -> dict[str, Any]:
+        return {"request_fingerprint": self.request_fingerprint, **self.reply_fields()}
+
+
+REPLY_FIELDS = (
+    "output",
+    "finish_reason",
+    "model_reported",
+    "request_id",
+    "http_status",
+    "usage",
+    "latency_ms",
+    "attempts",
+    "retry_wait_ms",
+)
 
 
 @dataclass
@@ -82,6 +94,10 @@ class RunOptions:
     candidates: tuple[str, ...] = ()  # only these catalog keys; empty: all
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     cache_dir: Path = Path(".bench/cache")
+    journal_path: Path | None = None  # None: no journal (library use); the CLI always keeps one
+    reuse: dict[str, dict[str, Any]] = field(default_factory=dict)  # fingerprint -> previous record
+    grace_seconds: float = 10.0  # after Ctrl-C, how long calls in flight may finish
+    cache_reads: bool = True  # False (--fresh): call again, but still store the new replies
 
 
 @dataclass
@@ -90,6 +106,7 @@ class Progress:
     done: int = 0
     errors: int = 0
     cached: int = 0
+    resumed: int = 0
     started: float = field(default_factory=time.perf_counter)
 
 
@@ -101,6 +118,9 @@ class RunResult:
     concurrency: int
     wall_seconds: float
     complete: bool = True
+    interrupted: bool = False
+    not_run: int = 0  # calls never dispatched (interrupted, or stopped by a budget)
+    lowest_concurrency: dict[str, int] = field(default_factory=dict)  # after 429 back-off, per candidate
 
 
 ProgressCallback = Callable[[Progress, CallRecord | None], None]
@@ -159,53 +179,112 @@ def _record(plan: CallPlan) -> CallRecord:
     )
 
 
-async def _run_candidate(
-    provider: Provider,
-    plans: list[CallPlan],
-    workers: int,
-    global_slots: asyncio.Semaphore,
-    policy: RetryPolicy,
-    finish: Callable[[CallRecord], None],
-) -> None:
+class Gate:
+    """What one attempt must hold: a slot of the candidate's adaptive limit and one of the run's."""
+
+    def __init__(self, limiter: AdaptiveLimiter, run_slots: asyncio.Semaphore):
+        self.limiter = limiter
+        self.run_slots = run_slots
+
+    async def enter(self) -> None:
+        await self.limiter.acquire()
+        await self.run_slots.acquire()
+
+    async def exit(self, rate_limited: bool) -> None:
+        self.run_slots.release()
+        await self.limiter.release(rate_limited)
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    """Some servers echo the key they refused; it must not reach a record, a log or the site."""
+    for secret in secrets:
+        if secret and len(secret) >= 6:
+            text = text.replace(secret, "[redacted]")
+    return redact_urls(text)
+
+
+_URL_CREDENTIALS = re.compile(r"(https?://)[^/@\s:]+:[^/@\s]+@")
+
+
+def redact_urls(text: str) -> str:
+    return _URL_CREDENTIALS.sub(r"\1[redacted]@", text)
+
+
+def _fill(record: CallRecord, outcome: CallOutcome, secrets: list[str]) -> None:
+    record.attempts = outcome.attempts
+    record.retry_wait_ms = round(outcome.retry_wait * 1000, 1)
+    if outcome.reply is not None:
+        reply = outcome.reply
+        record.output = reply.output
+        record.finish_reason = reply.finish_reason
+        record.model_reported = reply.model_reported
+        record.request_id = reply.request_id
+        record.http_status = reply.http_status
+        record.usage = reply.usage.to_dict()
+        record.latency_ms = round(outcome.latency * 1000, 1)
+    else:
+        error = outcome.error or ProviderError("unknown", "no reply and no error")
+        record.error = error.to_dict()
+        record.error["message"] = redact(str(record.error["message"]), secrets)
+        record.http_status = error.status
+        record.request_id = error.request_id
+
+
+@dataclass
+class _Shared:
+    """State every worker of a run reads: the stop flag (Ctrl-C, budget) and how records are kept."""
+
+    stop: asyncio.Event
+    run_slots: asyncio.Semaphore
+    policy: RetryPolicy
+    finish: Callable[[CallRecord], None]
+    secrets: list[str]
+    undispatched: int = 0
+
+
+async def _run_candidate(provider: Provider, plans: list[CallPlan], workers: int, shared: _Shared) -> int:
+    """Run one candidate's calls; return the lowest concurrency its rate limits forced."""
     queue: asyncio.Queue[CallPlan] = asyncio.Queue()
     for plan in plans:
         queue.put_nowait(plan)
+    limiter = AdaptiveLimiter(workers)
+    gate = Gate(limiter, shared.run_slots)
 
     async def worker() -> None:
-        while True:
+        while not shared.stop.is_set():
             try:
                 plan = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
             request = CallRequest(messages=plan.messages, params=plan.candidate.params)
-            async with global_slots:
-                outcome = await call_with_retries(provider, request, policy)
+            outcome = await call_with_retries(provider, request, shared.policy, gate)
             record = _record(plan)
-            record.attempts = outcome.attempts
-            record.retry_wait_ms = round(outcome.retry_wait * 1000, 1)
-            if outcome.reply is not None:
-                reply = outcome.reply
-                record.output = reply.output
-                record.finish_reason = reply.finish_reason
-                record.model_reported = reply.model_reported
-                record.request_id = reply.request_id
-                record.http_status = reply.http_status
-                record.usage = reply.usage.to_dict()
-                record.latency_ms = round(outcome.latency * 1000, 1)
-            else:
-                error = outcome.error or ProviderError("unknown", "no reply and no error")
-                record.error = error.to_dict()
-                record.http_status = error.status
-                record.request_id = error.request_id
-            finish(record)
+            _fill(record, outcome, shared.secrets)
+            shared.finish(record)
 
     await asyncio.gather(*(worker() for _ in range(max(1, min(workers, len(plans))))))
+    shared.undispatched += queue.qsize()
+    return limiter.lowest
+
+
+def _from_dict(plan: CallPlan, data: dict[str, Any], source: str) -> CallRecord:
+    record = _record(plan)
+    for name in REPLY_FIELDS:
+        if name in data:
+            setattr(record, name, data[name])
+    record.source = source
+    return record
 
 
 async def execute(
     suite: Suite, options: RunOptions, on_progress: ProgressCallback | None = None
 ) -> RunResult:
-    """Run the suite's calls; return every record (cached ones included) and the skipped candidates."""
+    """Run the suite's calls; return every record (reused ones included) and the skipped candidates.
+
+    Where a call's record comes from, first match wins: the journal of an interrupted run of this suite
+    (the record that run made), the previous snapshot (``reuse``: source ``snapshot``), the cache
+    (source ``cache``), else a new call (source ``call``).
+    """
     started = time.perf_counter()
     if not 1 <= options.concurrency <= MAX_CONCURRENCY:
         raise ValueError(f"concurrency must be between 1 and {MAX_CONCURRENCY}")
@@ -224,39 +303,52 @@ async def execute(
     progress = Progress(total=len(plans), started=started)
     records: list[CallRecord] = []
     cache = Cache(options.cache_dir) if options.use_cache else None
+    journal = Journal(options.journal_path) if options.journal_path else None
+    secrets = [c.entry.api_key() or "" for c in runnable]
 
     def finish(record: CallRecord) -> None:
         records.append(record)
         progress.done += 1
         if record.error:
             progress.errors += 1
-        elif cache is not None and record.source == "call":
-            cache.put(record.request_fingerprint, record.reply_fields())
+        elif record.source == "call":
+            if cache is not None:
+                cache.put(record.request_fingerprint, record.reply_fields())
+            if journal is not None and not record.resumed:
+                journal.append(record.journal_fields())
         if record.source != "call":
             progress.cached += 1
         if on_progress:
             on_progress(progress, record)
 
+    loop = asyncio.get_running_loop()
+    shared = _Shared(asyncio.Event(), asyncio.Semaphore(options.concurrency), options.retry, finish, secrets)
+    interrupted = _install_interrupt(loop, shared.stop, options.grace_seconds)
+    lowest: dict[str, int] = {}
     try:
+        resumed = journal.replay() if journal is not None else {}
+        if journal is not None:
+            journal.open()
+        hits = cache.get_many(p.fingerprint for p in plans) if cache and options.cache_reads else {}
         pending: dict[str, list[CallPlan]] = {c.key: [] for c in runnable}
-        hits = cache.get_many(p.fingerprint for p in plans) if cache else {}
         for plan in plans:
-            hit = hits.get(plan.fingerprint)
-            if hit is not None:
-                record = _record(plan)
-                for name, value in hit.items():
-                    setattr(record, name, value)
-                record.source = "cache"
+            if plan.fingerprint in resumed:
+                record = _from_dict(plan, resumed[plan.fingerprint], "call")
+                record.resumed = True
                 finish(record)
+            elif plan.fingerprint in options.reuse:
+                finish(_from_dict(plan, options.reuse[plan.fingerprint], "snapshot"))
+            elif plan.fingerprint in hits:
+                finish(_from_dict(plan, hits[plan.fingerprint], "cache"))
             else:
                 pending[plan.candidate.key].append(plan)
+        progress.resumed = len(resumed)
         if on_progress:
             on_progress(progress, None)
 
-        global_slots = asyncio.Semaphore(options.concurrency)
         providers: dict[str, Provider] = {}
         try:
-            jobs = []
+            jobs = {}
             for candidate in runnable:
                 todo = pending[candidate.key]
                 if not todo:
@@ -268,25 +360,64 @@ async def execute(
                     await provider.open()
                 except ProviderUnavailable as exc:
                     skipped[candidate.key] = str(exc)
-                    # the calls of a candidate that cannot run are not recorded: it is listed as skipped
+                    # a candidate that cannot run is listed as skipped, with the reason; it has no records
                     progress.total -= len(todo)
                     continue
                 providers[candidate.key] = provider
                 limit = (candidate.entry.limits or {}).get("concurrency") or provider_cls.default_concurrency
-                jobs.append(_run_candidate(provider, todo, int(limit), global_slots, options.retry, finish))
-            await asyncio.gather(*jobs)
+                jobs[candidate.key] = _run_candidate(provider, todo, int(limit), shared)
+            for key, low in zip(jobs, await asyncio.gather(*jobs.values()), strict=True):
+                lowest[key] = low
         finally:
             for provider in providers.values():
                 await provider.aclose()
     finally:
+        _remove_interrupt(loop)
         if cache is not None:
             cache.close()
-    # records of a candidate skipped at open() time may exist from the cache: keep them out
+        if journal is not None:
+            journal.close()
     records = [r for r in records if r.candidate not in skipped]
+    stopped = shared.stop.is_set()
     return RunResult(
         records=records,
         skipped=skipped,
         repeat=repeat,
         concurrency=options.concurrency,
         wall_seconds=time.perf_counter() - started,
+        complete=not stopped and shared.undispatched == 0,
+        interrupted=interrupted.is_set(),
+        not_run=shared.undispatched,
+        lowest_concurrency=lowest,
     )
+
+
+def _install_interrupt(loop: asyncio.AbstractEventLoop, stop: asyncio.Event, grace: float) -> asyncio.Event:
+    """Ctrl-C: stop dispatching, let calls in flight finish for ``grace`` seconds, then cancel them.
+
+    A second Ctrl-C cancels at once. The run then ends normally with what completed.
+    """
+    interrupted = asyncio.Event()
+
+    def cancel_in_flight() -> None:
+        current = asyncio.current_task(loop)
+        for task in asyncio.all_tasks(loop):
+            if task is not current and getattr(task, "_bench_call", False):
+                task.cancel()
+
+    def on_sigint() -> None:
+        if interrupted.is_set():
+            cancel_in_flight()
+            return
+        interrupted.set()
+        stop.set()
+        loop.call_later(grace, cancel_in_flight)
+
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not the main thread
+        loop.add_signal_handler(signal.SIGINT, on_sigint)
+    return interrupted
+
+
+def _remove_interrupt(loop: asyncio.AbstractEventLoop) -> None:
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+        loop.remove_signal_handler(signal.SIGINT)

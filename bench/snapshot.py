@@ -127,14 +127,17 @@ def build(suite: Suite, run: RunResult, root: Path) -> dict[str, Any]:
             "workflow": suite.workflow,
             "path": suite.display_dir,
             # where the inputs live, relative to the suite folder, so compare can diff them across commits
-            "files": {**{f"prompt.{k}": v for k, v in suite.template_paths.items()}, "cases": suite.raw["cases"]},
+            "files": {
+                **{f"prompt.{k}": v for k, v in suite.template_paths.items()},
+                "cases": suite.raw["cases"],
+            },
         },
         "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "complete": run.complete,
         "git": git_state(root),
         "fingerprints": suite.fingerprints,
         "settings": {"repeat": run.repeat, "concurrency": run.concurrency},
-        "stats": {"wall_seconds": round(run.wall_seconds, 3), "calls": len(records)},
+        "stats": run_stats(run, records),
         "candidates": candidates,
         "rubric": [
             {
@@ -152,6 +155,30 @@ def build(suite: Suite, run: RunResult, root: Path) -> dict[str, Any]:
         ],
         "records": records,
         "summary": summary,
+    }
+
+
+def run_stats(run: RunResult, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the run did: calls by source, retries, errors by kind, back-off under rate limits."""
+    sources: dict[str, int] = {}
+    errors: dict[str, int] = {}
+    for record in records:
+        sources[record["source"]] = sources.get(record["source"], 0) + 1
+        if record["error"]:
+            kind = record["error"].get("kind") or "unknown"
+            errors[kind] = errors.get(kind, 0) + 1
+    new = [r for r in records if r["source"] == "call"]
+    return {
+        "wall_seconds": round(run.wall_seconds, 3),
+        "calls": len(records),
+        "by_source": dict(sorted(sources.items())),
+        "attempts": sum(r["attempts"] for r in new),
+        "retries": sum(max(0, r["attempts"] - 1) for r in new),
+        "retry_wait_ms": round(sum(r["retry_wait_ms"] or 0 for r in new), 1),
+        "errors": dict(sorted(errors.items())),
+        "not_run": run.not_run,
+        "interrupted": run.interrupted,
+        "lowest_concurrency": dict(sorted(run.lowest_concurrency.items())),
     }
 
 

@@ -77,10 +77,10 @@ def test_embedded_model_runs_in_process(tmp_path: Path) -> None:
         assert record["verdicts"]["short"]["verdict"] in ("pass", "fail")
     assert document["candidates"][0]["params"] == {"temperature": 0, "max_tokens": 24, "seed": 3}
     # greedy decoding with a seed: the same call gives the same output, and a rerun comes from the cache
-    again = run_suite(load_suite("tiny", tmp_path), tmp_path, quiet=True, use_cache=False)
+    again = run_suite(load_suite("tiny", tmp_path), tmp_path, quiet=True, fresh=True)
     assert [r["output"] for r in again["records"]] == [r["output"] for r in records]
-    cached = run_suite(load_suite("tiny", tmp_path), tmp_path, quiet=True)
-    assert {r["source"] for r in cached["records"]} == {"cache"}
+    reused = run_suite(load_suite("tiny", tmp_path), tmp_path, quiet=True)
+    assert {r["source"] for r in reused["records"]} == {"snapshot"}
 
 
 def test_missing_model_file_skips_the_candidate(tmp_path: Path) -> None:

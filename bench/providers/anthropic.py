@@ -7,11 +7,12 @@ from typing import Any
 import httpx
 
 from bench.providers import register
-from bench.providers.base import CallRequest, Provider, ProviderError, Reply, Usage
+from bench.providers.base import CallRequest, ModelInfo, Provider, ProviderError, Reply, Usage
 from bench.providers.http import (
     error_from_body,
+    get_json,
     make_client,
-    parse_json_body,
+    parse_response,
     post_json,
     rate_limit_headers,
     request_id,
@@ -19,6 +20,15 @@ from bench.providers.http import (
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 1024  # Anthropic requires max_tokens; used when the suite sets none
+LIST_PAGE = 1000  # the largest page GET /v1/models serves
+MAX_PAGES = 20  # a listing that pages on beyond this is a broken server, not a long list
+
+
+def anthropic_error(response: httpx.Response, body: Any) -> ProviderError:
+    """``{"type": "error", "error": {"type", "message"}}``; the type doubles as the code."""
+    error = body.get("error") if isinstance(body, dict) else None
+    error = error if isinstance(error, dict) else {}
+    return error_from_body(response, error.get("message"), error.get("type"), error.get("type"))
 
 
 def _int(value: Any) -> int | None:
@@ -71,11 +81,9 @@ class AnthropicProvider(Provider):
         assert self.client is not None, "open() first"
         response = await post_json(self.client, "v1/messages", self.body(request), timeout)
         rid = request_id(response.headers)
-        body = parse_json_body(response, rid)
+        body = parse_response(response, rid)
         if response.status_code >= 400:
-            error = body.get("error") if isinstance(body, dict) else None
-            error = error if isinstance(error, dict) else {}
-            raise error_from_body(response, error.get("message"), error.get("type"), error.get("type"))
+            raise anthropic_error(response, body)
         content = body.get("content") if isinstance(body, dict) else None
         if not isinstance(content, list):
             raise ProviderError(
@@ -106,3 +114,29 @@ class AnthropicProvider(Provider):
             http_status=response.status_code,
             rate_limits=rate_limit_headers(response.headers),
         )
+
+    async def list_models(self, timeout: float) -> list[ModelInfo]:
+        """``GET /v1/models``, page by page (``has_more`` / ``last_id``). The list holds dated ids; the
+        ``-latest`` aliases answer calls without being listed."""
+        assert self.client is not None, "open() first"
+        models: list[ModelInfo] = []
+        params: dict[str, Any] = {"limit": LIST_PAGE}
+        for _ in range(MAX_PAGES):
+            response = await get_json(self.client, "v1/models", timeout, params)
+            body = parse_response(response, request_id(response.headers))
+            if response.status_code >= 400:
+                raise anthropic_error(response, body)
+            data = body.get("data") if isinstance(body, dict) else None
+            for item in data if isinstance(data, list) else []:
+                if isinstance(item, dict) and isinstance(item.get("id"), str):
+                    models.append(
+                        ModelInfo(
+                            id=item["id"],
+                            context_window=_int(item.get("max_input_tokens")),
+                            max_output_tokens=_int(item.get("max_tokens")),
+                        )
+                    )
+            if not (isinstance(body, dict) and body.get("has_more") and body.get("last_id")):
+                break
+            params = {"limit": LIST_PAGE, "after_id": body["last_id"]}
+        return models

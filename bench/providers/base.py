@@ -53,6 +53,15 @@ class Usage:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class ModelInfo:
+    """One model as the provider's model list describes it; limits are None when the API does not say."""
+
+    id: str
+    context_window: int | None = None
+    max_output_tokens: int | None = None
+
+
 @dataclass
 class Reply:
     """A successful answer from one attempt."""
@@ -93,6 +102,9 @@ class ProviderError(Exception):
         self.retryable = retryable
         self.retry_after = retry_after
         self.request_id = request_id
+        # the request field the API blames, when it says (OpenAI's ``param``); kept out of to_dict so the
+        # snapshot's error shape does not change; the readiness probe reads it to name a refused parameter
+        self.param: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -122,6 +134,8 @@ class Provider(ABC):
     default_concurrency: ClassVar[int] = 8
     #: extra catalog keys this provider reads (e.g. ``model_path``)
     extra_fields: ClassVar[frozenset[str]] = frozenset()
+    #: whether :attr:`CallRequest.json_schema` reaches the API as structured output (else it is dropped)
+    structured_output: ClassVar[bool] = False
 
     def __init__(self, entry: Any, api_key: str | None):
         self.entry = entry
@@ -136,6 +150,14 @@ class Provider(ABC):
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release what :meth:`open` made."""
+
+    async def list_models(self, timeout: float) -> list[ModelInfo]:
+        """The models this endpoint and key can reach (after :meth:`open`); ONE attempt per page.
+
+        The readiness probe uses it to confirm the catalog's model id before a run spends money on it.
+        Raise :class:`ProviderError` when the API refuses; providers without a listing keep this default.
+        """
+        raise NotImplementedError(f"provider {self.name!r} cannot list models")
 
 
 _DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+)ms)?$")

@@ -11,6 +11,7 @@ import email.utils
 import json
 import ssl
 import time
+from collections.abc import Awaitable
 from functools import lru_cache
 from typing import Any
 
@@ -93,12 +94,37 @@ def parse_json_body(response: httpx.Response, rid: str | None) -> Any:
         ) from None
 
 
+def parse_response(response: httpx.Response, rid: str | None) -> Any:
+    """Like :func:`parse_json_body`, except that an error status with a body that is not JSON (an HTML page
+    from a proxy or a wrong base URL) stays an HTTP error, retried only if its status says so: a 404 page
+    is not worth four attempts."""
+    if response.status_code < 400:
+        return parse_json_body(response, rid)
+    try:
+        return json.loads(response.content)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise error_from_body(
+            response, f"the body is not JSON; starts {response.text[:80]!r}", None, None
+        ) from None
+
+
 async def post_json(
     client: httpx.AsyncClient, url: str, body: dict[str, Any], timeout: float
 ) -> httpx.Response:
     """POST and map transport failures onto ProviderError (retryable)."""
+    return await _transport(client.post(url, json=body, timeout=timeout), timeout)
+
+
+async def get_json(
+    client: httpx.AsyncClient, url: str, timeout: float, params: dict[str, Any] | None = None
+) -> httpx.Response:
+    """GET (model listings) with the same mapping of transport failures as :func:`post_json`."""
+    return await _transport(client.get(url, params=params, timeout=timeout), timeout)
+
+
+async def _transport(sending: Awaitable[httpx.Response], timeout: float) -> httpx.Response:
     try:
-        return await client.post(url, json=body, timeout=timeout)
+        return await sending
     except httpx.TimeoutException as exc:
         raise ProviderError(
             "timeout", f"no answer within {timeout:g} s ({type(exc).__name__})", retryable=True

@@ -8,15 +8,20 @@ from typing import Any
 import httpx
 
 from bench.providers import register
-from bench.providers.base import CallRequest, Provider, ProviderError, Reply, Usage
+from bench.providers.base import CallRequest, ModelInfo, Provider, ProviderError, Reply, Usage
 from bench.providers.http import (
     error_from_body,
+    get_json,
     make_client,
-    parse_json_body,
+    parse_response,
     post_json,
     rate_limit_headers,
     request_id,
 )
+
+# OpenAI's model objects carry no limits; compatible servers often do, each under its own name
+_CONTEXT_FIELDS = ("context_window", "context_length", "max_model_len")
+_OUTPUT_FIELDS = ("max_output_tokens", "max_completion_tokens")
 
 
 def _int(value: Any) -> int | None:
@@ -40,24 +45,46 @@ def parse_usage(usage: Any) -> Usage:
 
 def openai_error(response: httpx.Response, body: Any) -> ProviderError:
     error = body.get("error") if isinstance(body, dict) else None
+    param = None
     if isinstance(error, dict):
         message, kind, code = error.get("message"), error.get("type"), error.get("code")
+        param = error.get("param")
     elif isinstance(error, str):  # some servers send {"error": "text"}
         message, kind, code = error, None, None
     else:
         message, kind, code = (body.get("message") if isinstance(body, dict) else None), None, None
-    return error_from_body(
+    failure = error_from_body(
         response,
         str(message) if message is not None else None,
         str(kind) if kind is not None else None,
         str(code) if code is not None else None,
     )
+    failure.param = str(param) if param is not None else None
+    return failure
+
+
+def parse_model_list(body: Any) -> list[ModelInfo]:
+    """``{"object": "list", "data": [{"id": ...}]}``; routers and local servers add limits under various names."""
+    items = body.get("data") if isinstance(body, dict) else body
+    models = []
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+            continue
+        context = next((_int(item.get(k)) for k in _CONTEXT_FIELDS if _int(item.get(k))), None)
+        output = next((_int(item.get(k)) for k in _OUTPUT_FIELDS if _int(item.get(k))), None)
+        top = item.get("top_provider")  # OpenRouter-style routers nest the served limits here
+        if isinstance(top, dict):
+            context = context or _int(top.get("context_length"))
+            output = output or _int(top.get("max_completion_tokens"))
+        models.append(ModelInfo(id=item["id"], context_window=context, max_output_tokens=output))
+    return models
 
 
 @register
 class OpenAIProvider(Provider):
     name = "openai"
     default_concurrency = 8
+    structured_output = True
 
     def __init__(self, entry: Any, api_key: str | None):
         super().__init__(entry, api_key)
@@ -99,7 +126,7 @@ class OpenAIProvider(Provider):
         assert self.client is not None, "open() first"
         response = await post_json(self.client, "chat/completions", self.body(request), timeout)
         rid = request_id(response.headers)
-        body = parse_json_body(response, rid)
+        body = parse_response(response, rid)
         if response.status_code >= 400:
             raise openai_error(response, body)
         try:
@@ -125,3 +152,11 @@ class OpenAIProvider(Provider):
             http_status=response.status_code,
             rate_limits=rate_limit_headers(response.headers),
         )
+
+    async def list_models(self, timeout: float) -> list[ModelInfo]:
+        assert self.client is not None, "open() first"
+        response = await get_json(self.client, "models", timeout)
+        body = parse_response(response, request_id(response.headers))
+        if response.status_code >= 400:
+            raise openai_error(response, body)
+        return parse_model_list(body)
