@@ -326,7 +326,9 @@ def changed_suites(root: Path, rev: str) -> list[str]:
     repo = find_repo(root)
     base = resolve_rev(repo, rev)
     existing = {p.name for p in discover_suites(Path(root))}
-    changed = {n for n in _touched_suite_folders(repo, base, repo_path(repo, root, "suites")) if n in existing}
+    changed = {
+        n for n in _touched_suite_folders(repo, base, repo_path(repo, root, "suites")) if n in existing
+    }
     moved = _changed_catalog_entries(repo, base, repo_path(repo, root, CATALOG_PATH))
     for name in sorted(existing - changed):
         if moved is None:
