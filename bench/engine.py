@@ -98,7 +98,7 @@ def previous_records(path: Path) -> dict[str, dict]:
         return {}  # an unreadable old snapshot is simply not reused
     return {
         r["request_fingerprint"]: r
-        for r in previous.get("records", [])
+        for r in [*previous.get("records", []), *(previous.get("judge_records") or [])]
         if not r.get("error") and r.get("output") is not None
     }
 
@@ -150,6 +150,12 @@ def run_suite(
             result: RunResult = asyncio.run(execute(suite, options, view.update))
         for key, reason in result.skipped.items():
             console.print(f"[yellow]skipped {key}: {escape(reason)}[/]", highlight=False)
+        if result.judge_skipped:
+            console.print(
+                f"[yellow]judge {suite.judge} skipped: {escape(result.judge_skipped)}; judged criteria are "
+                "scored by their checks only[/]",
+                highlight=False,
+            )
         document = snap.build(suite, result, root)
         snap.write(path, document)
         if result.complete:

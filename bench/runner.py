@@ -28,7 +28,7 @@ from bench.limiter import AdaptiveLimiter
 from bench.providers import CallRequest, Message, Provider, ProviderError, ProviderUnavailable, get_provider
 from bench.render import render_messages
 from bench.retry import CallOutcome, RetryPolicy, call_with_retries
-from bench.suite import Candidate, Case, Suite
+from bench.suite import Candidate, Case, Criterion, Suite
 
 DEFAULT_CONCURRENCY = 16
 MAX_CONCURRENCY = 1000
@@ -41,6 +41,8 @@ class CallPlan:
     repeat: int
     messages: tuple[Message, ...]
     fingerprint: str
+    json_schema: dict[str, Any] | None = None  # structured output, for the judge
+    meta: tuple[str, ...] = ()  # judge calls: (judged candidate, criterion)
 
 
 @dataclass
@@ -64,6 +66,8 @@ class CallRecord:
     error: dict[str, Any] | None = None
     source: str = "call"  # call | cache | snapshot (reused from the committed snapshot)
     resumed: bool = False  # replayed from the journal of an interrupted run (not re-journaled)
+    meta: tuple[str, ...] = ()  # judge calls: (judged candidate, criterion)
+    retry_of_judge: bool = False
 
     def reply_fields(self) -> dict[str, Any]:
         """What the cache keeps of a successful call."""
@@ -121,25 +125,33 @@ class RunResult:
     interrupted: bool = False
     not_run: int = 0  # calls never dispatched (interrupted, or stopped by a budget)
     lowest_concurrency: dict[str, int] = field(default_factory=dict)  # after 429 back-off, per candidate
+    judge_records: list[CallRecord] = field(default_factory=list)
+    judge_skipped: str | None = None  # why the judge did not run, when it did not
 
 
 ProgressCallback = Callable[[Progress, CallRecord | None], None]
 
 
-def request_fingerprint(candidate: Candidate, messages: tuple[Message, ...], repeat: int) -> str:
+def request_fingerprint(
+    candidate: Candidate,
+    messages: tuple[Message, ...],
+    repeat: int,
+    json_schema: dict[str, Any] | None = None,
+) -> str:
     """The cache key: what the model sees and how it is called. The API key is never part of it."""
     entry = candidate.entry
-    return sha256_json(
-        {
-            "provider": entry.provider,
-            "base_url": entry.resolved_base_url(),
-            "model": entry.model,
-            "model_path": entry.model_path,
-            "params": candidate.params,
-            "messages": [[m.role, m.content] for m in messages],
-            "repeat": repeat,
-        }
-    )
+    key: dict[str, Any] = {
+        "provider": entry.provider,
+        "base_url": entry.resolved_base_url(),
+        "model": entry.model,
+        "model_path": entry.model_path,
+        "params": candidate.params,
+        "messages": [[m.role, m.content] for m in messages],
+        "repeat": repeat,
+    }
+    if json_schema is not None:
+        key["json_schema"] = json_schema
+    return sha256_json(key)
 
 
 def skip_reason(candidate: Candidate) -> str | None:
@@ -176,6 +188,8 @@ def _record(plan: CallPlan) -> CallRecord:
         repeat=plan.repeat,
         category=plan.case.category,
         request_fingerprint=plan.fingerprint,
+        meta=plan.meta,
+        retry_of_judge=bool(plan.meta) and len(plan.messages) > 2,
     )
 
 
@@ -256,7 +270,9 @@ async def _run_candidate(provider: Provider, plans: list[CallPlan], workers: int
                 plan = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
-            request = CallRequest(messages=plan.messages, params=plan.candidate.params)
+            request = CallRequest(
+                messages=plan.messages, params=plan.candidate.params, json_schema=plan.json_schema
+            )
             outcome = await call_with_retries(provider, request, shared.policy, gate)
             record = _record(plan)
             _fill(record, outcome, shared.secrets)
@@ -276,15 +292,125 @@ def _from_dict(plan: CallPlan, data: dict[str, Any], source: str) -> CallRecord:
     return record
 
 
+class _Run:
+    """One run's shared machinery, used by every phase (candidate calls, judge calls, judge retries)."""
+
+    def __init__(self, options: RunOptions, progress: Progress, on_progress: ProgressCallback | None):
+        self.options = options
+        self.progress = progress
+        self.on_progress = on_progress
+        self.cache = Cache(options.cache_dir) if options.use_cache else None
+        self.journal = Journal(options.journal_path) if options.journal_path else None
+        self.resumed: dict[str, dict[str, Any]] = {}
+        self.providers: dict[str, Provider] = {}
+        self.unavailable: dict[str, str] = {}
+        self.lowest: dict[str, int] = {}
+        self.secrets: list[str] = []
+        self.shared: _Shared | None = None
+
+    def open(self, secrets: list[str]) -> None:
+        self.secrets = secrets
+        self.shared = _Shared(
+            asyncio.Event(),
+            asyncio.Semaphore(self.options.concurrency),
+            self.options.retry,
+            self._finish,
+            secrets,
+        )
+        if self.journal is not None:
+            self.resumed = self.journal.replay()
+            self.journal.open()
+        self.progress.resumed = len(self.resumed)
+
+    async def close(self) -> None:
+        for provider in self.providers.values():
+            await provider.aclose()
+        if self.cache is not None:
+            self.cache.close()
+        if self.journal is not None:
+            self.journal.close()
+
+    def _finish(self, record: CallRecord) -> None:
+        self.sink.append(record)
+        progress = self.progress
+        progress.done += 1
+        if record.error:
+            progress.errors += 1
+        elif record.source == "call":
+            if self.cache is not None:
+                self.cache.put(record.request_fingerprint, record.reply_fields())
+            if self.journal is not None and not record.resumed:
+                self.journal.append(record.journal_fields())
+        if record.source != "call":
+            progress.cached += 1
+        if self.on_progress:
+            self.on_progress(progress, record)
+
+    async def provider_for(self, candidate: Candidate) -> Provider | None:
+        key = candidate.entry.key
+        if key in self.providers:
+            return self.providers[key]
+        if key in self.unavailable:
+            return None
+        provider_cls = get_provider(candidate.entry.provider)
+        assert provider_cls is not None
+        provider = provider_cls(candidate.entry, candidate.entry.api_key())
+        try:
+            await provider.open()
+        except ProviderUnavailable as exc:
+            self.unavailable[key] = str(exc)
+            return None
+        self.providers[key] = provider
+        return provider
+
+    async def run_plans(self, plans: list[CallPlan]) -> list[CallRecord]:
+        """Records for these plans: from the journal, the previous snapshot, the cache, or new calls."""
+        assert self.shared is not None, "open() first"
+        self.sink: list[CallRecord] = []
+        self.progress.total += len(plans)
+        options = self.options
+        cache = self.cache
+        hits = cache.get_many(p.fingerprint for p in plans) if cache and options.cache_reads else {}
+        pending: dict[str, list[CallPlan]] = {}
+        for plan in plans:
+            if plan.fingerprint in self.resumed:
+                record = _from_dict(plan, self.resumed[plan.fingerprint], "call")
+                record.resumed = True
+                self._finish(record)
+            elif plan.fingerprint in options.reuse:
+                self._finish(_from_dict(plan, options.reuse[plan.fingerprint], "snapshot"))
+            elif plan.fingerprint in hits:
+                self._finish(_from_dict(plan, hits[plan.fingerprint], "cache"))
+            else:
+                pending.setdefault(plan.candidate.key, []).append(plan)
+        if self.on_progress:
+            self.on_progress(self.progress, None)
+        jobs = {}
+        for todo in pending.values():
+            candidate = todo[0].candidate
+            provider = await self.provider_for(candidate)
+            if provider is None:
+                # a candidate that cannot run is listed as skipped with the reason; it has no records
+                self.progress.total -= len(todo)
+                continue
+            limit = (candidate.entry.limits or {}).get("concurrency") or type(provider).default_concurrency
+            jobs[candidate.key] = _run_candidate(provider, todo, int(limit), self.shared)
+        for key, low in zip(jobs, await asyncio.gather(*jobs.values()), strict=True):
+            self.lowest[key] = min(low, self.lowest.get(key, low))
+        return self.sink
+
+
 async def execute(
     suite: Suite, options: RunOptions, on_progress: ProgressCallback | None = None
 ) -> RunResult:
-    """Run the suite's calls; return every record (reused ones included) and the skipped candidates.
+    """Run the suite's calls, then its judge calls; return every record and the skipped candidates.
 
     Where a call's record comes from, first match wins: the journal of an interrupted run of this suite
     (the record that run made), the previous snapshot (``reuse``: source ``snapshot``), the cache
     (source ``cache``), else a new call (source ``call``).
     """
+    from bench.scoring.judge import judge_candidate
+
     started = time.perf_counter()
     if not 1 <= options.concurrency <= MAX_CONCURRENCY:
         raise ValueError(f"concurrency must be between 1 and {MAX_CONCURRENCY}")
@@ -298,98 +424,85 @@ async def execute(
             skipped[candidate.key] = reason
         else:
             runnable.append(candidate)
+    judge = judge_candidate(suite)
+    judge_skipped = skip_reason(judge) if judge is not None else None
 
-    plans = plan_calls(suite, runnable, repeat)
-    progress = Progress(total=len(plans), started=started)
-    records: list[CallRecord] = []
-    cache = Cache(options.cache_dir) if options.use_cache else None
-    journal = Journal(options.journal_path) if options.journal_path else None
-    secrets = [c.entry.api_key() or "" for c in runnable]
-
-    def finish(record: CallRecord) -> None:
-        records.append(record)
-        progress.done += 1
-        if record.error:
-            progress.errors += 1
-        elif record.source == "call":
-            if cache is not None:
-                cache.put(record.request_fingerprint, record.reply_fields())
-            if journal is not None and not record.resumed:
-                journal.append(record.journal_fields())
-        if record.source != "call":
-            progress.cached += 1
-        if on_progress:
-            on_progress(progress, record)
-
+    run = _Run(options, Progress(started=started), on_progress)
+    secrets = [c.entry.api_key() or "" for c in [*runnable, *([judge] if judge else [])]]
     loop = asyncio.get_running_loop()
-    shared = _Shared(asyncio.Event(), asyncio.Semaphore(options.concurrency), options.retry, finish, secrets)
-    interrupted = _install_interrupt(loop, shared.stop, options.grace_seconds)
-    lowest: dict[str, int] = {}
+    run.open(secrets)
+    assert run.shared is not None
+    interrupted = _install_interrupt(loop, run.shared.stop, options.grace_seconds)
+    judge_records: list[CallRecord] = []
     try:
-        resumed = journal.replay() if journal is not None else {}
-        if journal is not None:
-            journal.open()
-        hits = cache.get_many(p.fingerprint for p in plans) if cache and options.cache_reads else {}
-        pending: dict[str, list[CallPlan]] = {c.key: [] for c in runnable}
-        for plan in plans:
-            if plan.fingerprint in resumed:
-                record = _from_dict(plan, resumed[plan.fingerprint], "call")
-                record.resumed = True
-                finish(record)
-            elif plan.fingerprint in options.reuse:
-                finish(_from_dict(plan, options.reuse[plan.fingerprint], "snapshot"))
-            elif plan.fingerprint in hits:
-                finish(_from_dict(plan, hits[plan.fingerprint], "cache"))
-            else:
-                pending[plan.candidate.key].append(plan)
-        progress.resumed = len(resumed)
-        if on_progress:
-            on_progress(progress, None)
-
-        providers: dict[str, Provider] = {}
-        try:
-            jobs = {}
-            for candidate in runnable:
-                todo = pending[candidate.key]
-                if not todo:
-                    continue
-                provider_cls = get_provider(candidate.entry.provider)
-                assert provider_cls is not None
-                provider = provider_cls(candidate.entry, candidate.entry.api_key())
-                try:
-                    await provider.open()
-                except ProviderUnavailable as exc:
-                    skipped[candidate.key] = str(exc)
-                    # a candidate that cannot run is listed as skipped, with the reason; it has no records
-                    progress.total -= len(todo)
-                    continue
-                providers[candidate.key] = provider
-                limit = (candidate.entry.limits or {}).get("concurrency") or provider_cls.default_concurrency
-                jobs[candidate.key] = _run_candidate(provider, todo, int(limit), shared)
-            for key, low in zip(jobs, await asyncio.gather(*jobs.values()), strict=True):
-                lowest[key] = low
-        finally:
-            for provider in providers.values():
-                await provider.aclose()
+        records = await run.run_plans(plan_calls(suite, runnable, repeat))
+        for key in run.unavailable:
+            if any(c.key == key for c in runnable):
+                skipped[key] = run.unavailable[key]
+        records = [r for r in records if r.candidate not in skipped]
+        if judge is not None and judge_skipped is None and not run.shared.stop.is_set():
+            judge_records = await _judge(suite, judge, records, run)
+            if judge.key in run.unavailable:
+                judge_skipped = run.unavailable[judge.key]
     finally:
         _remove_interrupt(loop)
-        if cache is not None:
-            cache.close()
-        if journal is not None:
-            journal.close()
-    records = [r for r in records if r.candidate not in skipped]
-    stopped = shared.stop.is_set()
+        await run.close()
+    stopped = run.shared.stop.is_set()
     return RunResult(
         records=records,
         skipped=skipped,
         repeat=repeat,
         concurrency=options.concurrency,
         wall_seconds=time.perf_counter() - started,
-        complete=not stopped and shared.undispatched == 0,
+        complete=not stopped and run.shared.undispatched == 0,
         interrupted=interrupted.is_set(),
-        not_run=shared.undispatched,
-        lowest_concurrency=lowest,
+        not_run=run.shared.undispatched,
+        lowest_concurrency=run.lowest,
+        judge_records=judge_records,
+        judge_skipped=judge_skipped,
     )
+
+
+async def _judge(suite: Suite, judge: Candidate, records: list[CallRecord], run: _Run) -> list[CallRecord]:
+    """Grade every output on every judged criterion; ask once more where the answer was unparsable."""
+    from bench.scoring.judge import VERDICT_SCHEMA, UnparsableVerdict, judge_messages, parse_verdict
+
+    cases = {c.id: c for c in suite.cases}
+    schema = (
+        VERDICT_SCHEMA if "json_mode" in (get_provider(judge.entry.provider) or Provider).supports else None
+    )
+    judged = [c for c in suite.rubric if c.judge and not c.human_only]
+
+    def plans_for(items: list[tuple[CallRecord, Criterion]], retry: bool) -> list[CallPlan]:
+        plans = []
+        for record, criterion in items:
+            case = cases[record.case]
+            messages = judge_messages(suite, case, criterion, record.output or "", retry)
+            plans.append(
+                CallPlan(
+                    judge, case, record.repeat, messages,
+                    request_fingerprint(judge, messages, record.repeat, schema),
+                    json_schema=schema, meta=(record.candidate, criterion.id),
+                )
+            )  # fmt: skip
+        return plans
+
+    todo = [(r, c) for r in records if r.error is None and r.output is not None for c in judged]
+    first = await run.run_plans(plans_for(todo, retry=False))
+    by_key = {(r.meta, r.case, r.repeat): r for r in first}
+    again = []
+    for record, criterion in todo:
+        answer = by_key.get(((record.candidate, criterion.id), record.case, record.repeat))
+        if answer is None or answer.error is not None or answer.output is None:
+            continue
+        try:
+            parse_verdict(answer.output)
+        except UnparsableVerdict:
+            again.append((record, criterion))
+    second = (
+        await run.run_plans(plans_for(again, retry=True)) if again and not run.shared.stop.is_set() else []
+    )
+    return first + second
 
 
 def _install_interrupt(loop: asyncio.AbstractEventLoop, stop: asyncio.Event, grace: float) -> asyncio.Event:

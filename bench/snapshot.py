@@ -21,7 +21,7 @@ from bench.catalog import sha256_json
 from bench.errors import InputError
 from bench.runner import RunResult
 from bench.scoring.aggregate import summarize_candidate
-from bench.scoring.verdicts import score_record
+from bench.scoring.verdicts import combine, judge_verdict, score_record
 from bench.suite import Suite
 
 SCHEMA_VERSION = 1
@@ -92,6 +92,7 @@ def build(suite: Suite, run: RunResult, root: Path) -> dict[str, Any]:
         }
         data["verdicts"] = score_record(suite, cases[record.case], data)
         records.append(data)
+    judge_records = _judge_records(suite, run, records)
 
     kinds = {c.id: c.kind for c in suite.rubric}
     candidates = []
@@ -154,8 +155,70 @@ def build(suite: Suite, run: RunResult, root: Path) -> dict[str, Any]:
             for c in suite.cases
         ],
         "records": records,
+        "judge": _judge_info(suite, run),
+        "judge_records": judge_records,
         "summary": summary,
     }
+
+
+def _judge_info(suite: Suite, run: RunResult) -> dict[str, Any] | None:
+    judged = [c.id for c in suite.rubric if c.judge and not c.human_only]
+    if not suite.judge or not judged:
+        return None
+    entry = suite.catalog.entries[suite.judge]
+    return {
+        "key": suite.judge,
+        "model": entry.model,
+        "provider": entry.provider,
+        "criteria": judged,
+        "status": "skipped" if run.judge_skipped else "ran",
+        "skip_reason": run.judge_skipped,
+    }
+
+
+def _judge_records(suite: Suite, run: RunResult, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Store each judge call apart from the candidates' and fold its verdict into the judged record."""
+    answers: dict[tuple[str, str, int, str], Any] = {}
+    stored = []
+    for call in sorted(run.judge_records, key=lambda r: (r.meta, r.case, r.repeat, r.retry_of_judge)):
+        candidate, criterion = call.meta
+        key = (candidate, call.case, call.repeat, criterion)
+        answers[key] = call  # the retry (sorted last) replaces an unparsable first answer
+        verdict = judge_verdict(call.candidate, call.output, call.error)
+        stored.append(
+            {
+                "judge": call.candidate,
+                "candidate": candidate,
+                "case": call.case,
+                "repeat": call.repeat,
+                "criterion": criterion,
+                "retry": call.retry_of_judge,
+                "request_fingerprint": call.request_fingerprint,
+                "output": call.output,
+                "finish_reason": call.finish_reason,
+                "usage": call.usage or {},
+                "latency_ms": call.latency_ms,
+                "retry_wait_ms": call.retry_wait_ms,
+                "attempts": call.attempts,
+                "error": call.error,
+                "source": call.source,
+                "verdict": verdict["verdict"],
+            }
+        )
+    judged = [c.id for c in suite.rubric if c.judge and not c.human_only]
+    if judged and not run.judge_skipped:
+        for record in records:
+            if record["error"]:
+                continue
+            for criterion in judged:
+                call = answers.get((record["candidate"], record["case"], record["repeat"], criterion))
+                if call is None:
+                    continue  # not judged (the run stopped before): no verdict, never a silent pass
+                verdict = judge_verdict(call.candidate, call.output, call.error)
+                combined = combine(record["verdicts"].get(criterion), verdict)
+                if combined is not None:
+                    record["verdicts"][criterion] = combined
+    return stored
 
 
 def run_stats(run: RunResult, records: list[dict[str, Any]]) -> dict[str, Any]:

@@ -6,7 +6,9 @@ How several checks on one criterion combine (the rule the README documents):
 - a check that could not be evaluated (e.g. ``cost-usd`` on an unpriced model) -> ``error``: never a
   silent pass;
 - a call that produced no output -> ``error`` on every criterion, with the call's error as the reason;
-- a criterion with no check for this case (judged or human-only criteria) gets no automatic verdict.
+- a criterion with no check for this case gets no verdict from checks; a judged criterion gets the judge's
+  (see :mod:`bench.scoring.judge`); checks and judge together: equal verdicts stand, an error wins, a
+  disagreement is ``mixed``; human-only criteria are left to reviewers.
 
 The checks of a criterion are the rubric's own (for every case) plus the case's ``expect`` entries that
 name it.
@@ -72,3 +74,40 @@ def score_record(
         if checks:
             verdicts[criterion.id] = verdict_for(checks, ctx)
     return verdicts
+
+
+def judge_verdict(judge: str, output: str | None, error: dict[str, Any] | None) -> dict[str, Any]:
+    """The judge's verdict on one (output, criterion), or ``error`` with the reason it has none."""
+    from bench.scoring.judge import UnparsableVerdict, parse_verdict
+
+    scorer = f"judge:{judge}"
+    if error:
+        return {
+            "verdict": "error",
+            "scorer": scorer,
+            "reason": f"judge call failed: {error.get('message')}"[:600],
+        }
+    try:
+        verdict, reason = parse_verdict(output or "")
+    except UnparsableVerdict as exc:
+        return {
+            "verdict": "error",
+            "scorer": scorer,
+            "reason": f"asked twice, no usable verdict: {exc}"[:600],
+        }
+    return {"verdict": verdict, "scorer": scorer, "reason": reason[:600]}
+
+
+def combine(checks: dict[str, Any] | None, judged: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A criterion scored by checks AND the judge: equal verdicts stand; an error wins; else mixed."""
+    if checks is None or judged is None:
+        return checks or judged
+    scorer = f"{checks['scorer']}+{judged['scorer']}"
+    reason = f"checks: {checks['reason']} | judge: {judged['reason']}"[:600]
+    if "error" in (checks["verdict"], judged["verdict"]):
+        verdict = "error"
+    elif checks["verdict"] == judged["verdict"]:
+        verdict = checks["verdict"]
+    else:
+        verdict = "mixed"
+    return {"verdict": verdict, "scorer": scorer, "reason": reason}
