@@ -89,6 +89,27 @@ def criteria_table(snapshot: dict[str, Any]) -> Table:
     return table
 
 
+def repeats_table(snapshot: dict[str, Any]) -> Table:
+    k = snapshot["settings"]["repeat"]
+    table = Table(title=f"Consistency over {k} samples per case", title_justify="left")
+    for column in ("Model", "pass^1", f"pass^{k}", "all pass", "flaky", "all fail", "Flaky cases"):
+        table.add_column(column, overflow="fold")
+    for key, summary in snapshot["summary"].items():
+        c = summary.get("consistency") or {}
+        if not c.get("k"):
+            continue
+        table.add_row(
+            escape(key),
+            f"{c['pass_hat_1']:.0%}",
+            f"{c['pass_hat_k']:.0%}",
+            str(c["cases_all_pass"]),
+            str(c["cases_flaky"]),
+            str(c["cases_all_fail"]),
+            escape(", ".join(summary.get("flaky_cases", [])[:8])),
+        )
+    return table
+
+
 def comparisons(snapshot: dict[str, Any]) -> list[stats.PairedComparison]:
     """Each candidate against the one with the most all-pass cases (paired on case outcomes)."""
     ran = [c["key"] for c in snapshot["candidates"] if c["status"] == "ran"]
@@ -117,6 +138,17 @@ def print_report(snapshot: dict[str, Any], console: Console | None = None) -> No
         console.print(f"• {escape(comparison.sentence)}")
         if comparison.min_detectable:
             console.print(f"  [dim]{comparison.min_detectable}[/]")
+    repeat = snapshot.get("settings", {}).get("repeat", 1)
+    if repeat > 1:
+        console.print(repeats_table(snapshot))
+    judge = snapshot.get("judge")
+    if judge:
+        state = (
+            f"judged {', '.join(judge['criteria'])}"
+            if judge["status"] == "ran"
+            else f"skipped ({judge.get('skip_reason')}): judged criteria scored by checks only"
+        )
+        console.print(f"[dim]judge {escape(judge['key'])} ({escape(judge['model'])}): {escape(state)}[/]")
     if not snapshot.get("complete", True):
         console.print(
             "[yellow]This snapshot is incomplete: the run was interrupted or stopped by a budget.[/]"

@@ -247,3 +247,33 @@ def test_report_prints_the_scorecard(repo: Path) -> None:
 def test_help_imports_nothing_heavy(module: str) -> None:
     code = f"import sys; from bench.cli import cli; sys.exit(1 if {module!r} in sys.modules else 0)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_repeats_sample_each_case_and_report_consistency(repo: Path, fake_openai: FakeAPI) -> None:
+    calls = {"n": 0}
+
+    def flaky(wire: str, model: str, messages_text: str, body: dict) -> str:
+        # the good model drops the order id on every other call of case #1: a flaky case
+        calls["n"] += 1
+        if model == "good-model" and "#1" in messages_text and body.get("seed") is not None:
+            calls.setdefault("flip", 0)
+            calls["flip"] += 1
+            if calls["flip"] % 2 == 0:
+                return '{"customer_issue": "x", "summary": "no id"}'
+        from tests.conftest import note_responder
+
+        return note_responder(wire, model, messages_text, body)
+
+    fake_openai.responder = flaky
+    document = run(repo, repeat=3, candidates=("fake/good",), concurrency=1)
+    assert len(document["records"]) == 12
+    assert sorted({r["repeat"] for r in document["records"]}) == [0, 1, 2]
+    assert len({r["request_fingerprint"] for r in document["records"]}) == 12  # separate cache entries
+    summary = document["summary"]["fake/good"]
+    assert summary["flaky_cases"] == ["normal-1"]
+    consistency = summary["consistency"]
+    assert consistency["k"] == 3 and consistency["cases_flaky"] == 1 and consistency["cases_all_pass"] == 3
+    assert consistency["pass_hat_k"] == 0.75  # 3 of 4 cases pass all three samples
+    result = CliRunner().invoke(cli, ["report", "crm"])
+    assert "Consistency over 3 samples per case" in result.output
+    assert "normal-1" in result.output

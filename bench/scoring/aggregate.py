@@ -122,6 +122,7 @@ def summarize_candidate(
         "categories": {k: rate(t) for k, t in sorted(by_category.items())},
         "cases_all_pass": _rate_dict(all_pass, len(case_outcomes), 0, thresholds),
         "flaky_cases": stats.flaky_cases(case_outcomes),
+        "consistency": _consistency(case_outcomes),
         "latency_ms": {
             "p50": _round(stats.percentile(latencies, 50)),
             "p95": _round(stats.percentile(latencies, 95)),
@@ -131,6 +132,23 @@ def summarize_candidate(
             "output_mean": _round(mean_out),
         },
     }
+
+
+def _consistency(outcomes: Mapping[str, list[bool]]) -> dict[str, Any]:
+    """With repeats: how often a case passes in every sample (pass^k), and which cases are flaky."""
+    k = min((len(v) for v in outcomes.values()), default=0)
+    return {
+        "k": k,
+        "pass_hat_k": None if k == 0 else _round4(stats.pass_hat_k(outcomes, k)),
+        "pass_hat_1": None if k == 0 else _round4(stats.pass_hat_k(outcomes, 1)),
+        "cases_all_pass": sum(all(v) for v in outcomes.values()),
+        "cases_all_fail": sum(not any(v) for v in outcomes.values()),
+        "cases_flaky": len(stats.flaky_cases(outcomes)),
+    }
+
+
+def _round4(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
 
 
 def case_outcomes(records: Iterable[Mapping[str, Any]]) -> dict[str, bool]:
