@@ -115,6 +115,7 @@ def validate(ctx: click.Context, suites: tuple[str, ...]) -> None:
 @click.option(
     "--fresh", is_flag=True, help="Call every model again: no reuse of the last snapshot, cache or journal."
 )
+@click.option("--shard", metavar="I/N", help="Run only slice I of N of the calls; writes a partial snapshot.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress, no scorecard.")
 @click.pass_context
 def run(
@@ -125,6 +126,7 @@ def run(
     repeat: int | None,
     no_cache: bool,
     fresh: bool,
+    shard: str | None,
     quiet: bool,
 ) -> None:
     """Run suites through every candidate and write results/<suite>.json.
@@ -136,9 +138,11 @@ def run(
     """
     from bench.engine import run_suite
     from bench.errors import InputError
+    from bench.merge import parse_shard
     from bench.suite import load_suite
 
     root = _root(ctx)
+    slice_ = parse_shard(shard) if shard else None
     loaded = [load_suite(ref, root) for ref in _suite_dirs(root, suites)]  # all valid before any call
     for suite in loaded:
         unknown = [k for k in candidates if suite.candidate(k) is None]
@@ -157,7 +161,33 @@ def run(
             use_cache=not no_cache,
             fresh=fresh,
             quiet=quiet,
+            shard=slice_,
         )
+
+
+@cli.command()
+@click.argument(
+    "partials", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--output", type=click.Path(dir_okay=False, path_type=Path), help="Default: results/<suite>.json"
+)
+@click.pass_context
+def merge(ctx: click.Context, partials: tuple[Path, ...], output: Path | None) -> None:
+    """Merge partial snapshots of `bench run --shard I/N` into results/<suite>.json.
+
+    Refuses partials of different suite fingerprints, the same shard twice, or splits of different N.
+    """
+    from bench import snapshot as snap
+    from bench.merge import merge as merge_partials
+
+    loaded = [(str(p), snap.read(p)) for p in partials]
+    document = merge_partials(loaded)
+    path = output or snap.snapshot_path(_root(ctx), document["suite"]["name"])
+    snap.write(path, document)
+    missing = document["stats"]["shards_missing"]
+    note = f"; shards missing: {', '.join(map(str, missing))} (marked incomplete)" if missing else ""
+    click.echo(f"wrote {path} ({len(document['records'])} records from {len(partials)} partials{note})")
 
 
 @cli.command()

@@ -13,6 +13,7 @@ from rich.markup import escape
 from bench import snapshot as snap
 from bench.errors import InputError, Interrupted
 from bench.lock import SuiteLock
+from bench.merge import partial_path
 from bench.retry import RetryPolicy
 from bench.runner import CallRecord, Progress, RunOptions, RunResult, execute
 from bench.suite import Suite
@@ -116,6 +117,7 @@ def run_suite(
     console: Console | None = None,
     retry: RetryPolicy | None = None,
     grace_seconds: float = 10.0,
+    shard: tuple[int, int] | None = None,
 ) -> dict:
     """Run, score and write ``results/<suite>.json``; return the snapshot.
 
@@ -127,8 +129,12 @@ def run_suite(
     console = console or Console(stderr=True, soft_wrap=True)  # messages never wrap mid-word in logs
     work = root / ".bench"
     path = snap.snapshot_path(root, suite.name)
-    with SuiteLock(work / "locks", suite.name):
-        journal_path = work / "journal" / f"{suite.name}.jsonl"
+    name = suite.name
+    if shard is not None:
+        path = partial_path(root, suite.name, shard)
+        name = f"{suite.name}.{shard[0]}-of-{shard[1]}"
+    with SuiteLock(work / "locks", name):
+        journal_path = work / "journal" / f"{name}.jsonl"
         if fresh:
             journal_path.unlink(missing_ok=True)
         options = RunOptions(
@@ -139,7 +145,8 @@ def run_suite(
             cache_dir=work / "cache",
             retry=retry or RetryPolicy(),
             journal_path=journal_path,
-            reuse={} if fresh else previous_records(path),
+            reuse={} if fresh else previous_records(snap.snapshot_path(root, suite.name)),
+            shard=shard,
             grace_seconds=grace_seconds,
             cache_reads=not fresh,
         )
@@ -157,6 +164,8 @@ def run_suite(
                 highlight=False,
             )
         document = snap.build(suite, result, root)
+        if shard is not None:
+            document["shard"] = {"index": shard[0], "count": shard[1]}
         snap.write(path, document)
         if result.complete:
             journal_path.unlink(missing_ok=True)  # the snapshot has everything the journal had

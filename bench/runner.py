@@ -25,6 +25,7 @@ from bench.cache import Cache
 from bench.catalog import sha256_json
 from bench.journal import Journal
 from bench.limiter import AdaptiveLimiter
+from bench.merge import in_shard
 from bench.providers import CallRequest, Message, Provider, ProviderError, ProviderUnavailable, get_provider
 from bench.render import render_messages
 from bench.retry import CallOutcome, RetryPolicy, call_with_retries
@@ -102,6 +103,7 @@ class RunOptions:
     reuse: dict[str, dict[str, Any]] = field(default_factory=dict)  # fingerprint -> previous record
     grace_seconds: float = 10.0  # after Ctrl-C, how long calls in flight may finish
     cache_reads: bool = True  # False (--fresh): call again, but still store the new replies
+    shard: tuple[int, int] | None = None  # (I, N): only this deterministic slice of the calls
 
 
 @dataclass
@@ -435,7 +437,10 @@ async def execute(
     interrupted = _install_interrupt(loop, run.shared.stop, options.grace_seconds)
     judge_records: list[CallRecord] = []
     try:
-        records = await run.run_plans(plan_calls(suite, runnable, repeat))
+        plans = plan_calls(suite, runnable, repeat)
+        if options.shard is not None:
+            plans = [p for p in plans if in_shard(p.candidate.key, p.case.id, p.repeat, options.shard)]
+        records = await run.run_plans(plans)
         for key in run.unavailable:
             if any(c.key == key for c in runnable):
                 skipped[key] = run.unavailable[key]

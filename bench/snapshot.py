@@ -94,9 +94,7 @@ def build(suite: Suite, run: RunResult, root: Path) -> dict[str, Any]:
         records.append(data)
     judge_records = _judge_records(suite, run, records)
 
-    kinds = {c.id: c.kind for c in suite.rubric}
     candidates = []
-    summary = {}
     for candidate in suite.candidates:
         entry = candidate.entry
         status = "skipped" if candidate.key in run.skipped else "ran"
@@ -116,11 +114,8 @@ def build(suite: Suite, run: RunResult, root: Path) -> dict[str, Any]:
                 "limits": entry.limits,
             }
         )
-        if status == "ran":
-            mine = [r for r in records if r["candidate"] == candidate.key]
-            summary[candidate.key] = summarize_candidate(mine, kinds, suite.thresholds)
 
-    return {
+    document = {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "bench", "version": __version__},
         "suite": {
@@ -137,7 +132,15 @@ def build(suite: Suite, run: RunResult, root: Path) -> dict[str, Any]:
         "complete": run.complete,
         "git": git_state(root),
         "fingerprints": suite.fingerprints,
-        "settings": {"repeat": run.repeat, "concurrency": run.concurrency},
+        "settings": {
+            "repeat": run.repeat,
+            "concurrency": run.concurrency,
+            # what the summary is computed with, so that merge, compare and the site can recompute it
+            "thresholds": suite.thresholds,
+            "volume": suite.volume,
+            "gates": suite.gates,
+            "compare": suite.compare,
+        },
         "stats": run_stats(run, records),
         "candidates": candidates,
         "rubric": [
@@ -157,8 +160,22 @@ def build(suite: Suite, run: RunResult, root: Path) -> dict[str, Any]:
         "records": records,
         "judge": _judge_info(suite, run),
         "judge_records": judge_records,
-        "summary": summary,
     }
+    document["summary"] = summarize(document)
+    return document
+
+
+def summarize(document: dict[str, Any]) -> dict[str, Any]:
+    """The per-candidate summary, from the snapshot's own records and settings (never from the suite)."""
+    kinds = {c["id"]: c["kind"] for c in document["rubric"]}
+    thresholds = document["settings"].get("thresholds") or {}
+    summary = {}
+    for candidate in document["candidates"]:
+        if candidate["status"] != "ran":
+            continue
+        mine = [r for r in document["records"] if r["candidate"] == candidate["key"]]
+        summary[candidate["key"]] = summarize_candidate(mine, kinds, thresholds)
+    return summary
 
 
 def _judge_info(suite: Suite, run: RunResult) -> dict[str, Any] | None:
