@@ -188,6 +188,8 @@ def validate_volume(raw: Any) -> list[tuple[tuple[str, ...], str]]:
             problems.append(((key,), f"{key!r} in volume must not be negative, found {value}"))
         elif key == "escape_rate" and value is not None and value > 1:
             problems.append(((key,), f"'escape_rate' in volume is a share between 0 and 1, found {value}"))
+    if problems:  # the fields first: a cross-field message about a misspelt key would only confuse
+        return problems
     if _number(raw.get("review_minutes_per_failure")) and raw.get("reviewer_hourly_usd") is None:
         problems.append(
             (
@@ -236,8 +238,8 @@ def resolve_volume(volume: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def _round_usd(value: float | None) -> float | None:
-    """Six significant digits: exact enough for a decision, short enough to diff."""
-    return None if value is None else float(f"{value:.6g}")
+    """Ten significant digits: exact for any decision, and no float noise (0.30000000000000004) to diff."""
+    return None if value is None else float(f"{value:.10g}")
 
 
 def _mean(values: Sequence[float]) -> float | None:

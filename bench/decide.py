@@ -26,19 +26,20 @@ A fit gate (cost, API) passes at its required cell or better, fails at ``Fail``,
 
 Rules, first match wins
 
-1. **Reject** when reject cases leak, the format fails, or the API fit fails (clearly): a fallback must
-   also be safe, parseable and callable.
-2. **Reject** when quality fails clearly, the candidate is not a fallback (3.) and no category or tag
-   passes on its own.
-3. **Keep testing** when any gate is unclear or a check item (more than 10% of calls errored counts too),
-   except a quality shortfall that 4. or 5. accounts for.
-4. **Use as fallback** when quality is under its bar but format and reject cases pass, and the candidate's
-   role is ``fallback`` or ``low-cost`` (a cheaper or independent route), or it is second best.
-5. **Ship with limits** when quality is under its bar overall but some categories or tags pass it: the
-   limits name the ones to keep away from it, ``scope`` the ones it passes.
+1. **Reject** when reject cases leak, the format fails, or the API fit fails (clearly): these hold for
+   any use, a fallback's included.
+2. **Reject** when quality fails clearly, the candidate could not serve as a fallback (its role is not
+   ``fallback`` or ``low-cost`` and it is not second best) and limits cannot help (5.).
+3. **Keep testing** when any gate is unclear or a check item (more than 10% of calls errored counts
+   too), except a quality shortfall that 4. or 5. accounts for.
+4. **Use as fallback** when quality is under its bar but format and reject cases pass, and the
+   candidate's role is ``fallback`` or ``low-cost`` (a cheaper or independent route), or it is second
+   best (:func:`recommend_snapshot` marks the runner-up by quality).
+5. **Ship with limits** when quality is under its bar overall but some categories or tags pass it while
+   others are under it: ``limits`` names the ones to keep away from it, ``scope`` the ones it passes.
 6. **Ship with limits** when every gate passes but the monthly projection is over budget (route part of
-   the traffic) or some category or tag is under the quality bar.
-7. **Ship** otherwise: every gate passes, and so does every category and tag.
+   the traffic: ``volume`` is then a limit) or some category or tag is under the quality bar.
+7. **Ship** otherwise: every gate passes, and no category or tag is under the quality bar.
 
 Categories and tags are judged on their pass rate over all criteria against the quality bar and margin
 (the ``reject`` category is a gate of its own, never a limit: adversarial input cannot be routed away).
@@ -84,7 +85,7 @@ DECISIONS_DIR = "decisions"
 GATE_NAMES = {
     "quality": "Quality",
     "format": "Format",
-    "reject": "Reject cases",
+    "reject": "Reject-case handling",
     "cost_fit": "Cost fit",
     "api_fit": "API fit",
     "errors": "Call errors",
@@ -232,7 +233,7 @@ def check_gates(
     gates: Mapping[str, Any],
     *,
     cost: Mapping[str, Any] | None,
-    api_fit: str | None,
+    api_fit: str | Mapping[str, Any] | None,
     categories: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, GateCheck]:
     """Read every enabled gate for one candidate."""
@@ -254,7 +255,8 @@ def check_gates(
             "cost_fit", fit, resolved["cost_fit"], cost.get("note") if cost else None
         )
     if resolved.get("api_fit") is not None:
-        checks["api_fit"] = _fit_gate("api_fit", _fit_value(api_fit), resolved["api_fit"], None)
+        detail = api_fit.get("note") if isinstance(api_fit, Mapping) else None
+        checks["api_fit"] = _fit_gate("api_fit", _fit_value(api_fit), resolved["api_fit"], detail)
     errors = _errors_check(summary)
     if errors is not None:
         checks["errors"] = errors
@@ -377,29 +379,23 @@ def recommend(
 
     quality = checks.get("quality")
     quality_below = quality is not None and quality.below_bar
-    passes = {g: c.status == "pass" for g, c in checks.items()}
-    fallback_ok = (
-        quality_below
-        and passes.get("format", True)
-        and passes.get("reject", True)
-        and (role in FALLBACK_ROLES or second_best)
-    )
+    fallback_role = role in FALLBACK_ROLES or second_best
+    # limits explain a shortfall only when some segments pass and others do not
+    limited = bool(segments.passing and segments.below)
 
     hard = [c for g, c in checks.items() if c.status == "fail" and g in ("reject", "format", "api_fit")]
     if hard:
-        return decision.result(
-            "reject", lead=[c.sentence for c in hard] + ["A fallback must also pass these."]
+        lead = [c.sentence for c in hard] + ["These hold for any use, a fallback included."]
+        return decision.result("reject", lead=lead)
+    if quality is not None and quality.status == "fail" and not fallback_role and not limited:
+        sentence = (
+            "Limiting it would not help (no category or tag passes the bar where others miss it), and it "
+            "is neither a fallback or low-cost route nor the second-best candidate."
         )
-    if quality is not None and quality.status == "fail" and not fallback_ok and not segments.passing:
-        because = (
-            "it is not a fallback or low-cost route"
-            if role not in FALLBACK_ROLES
-            else "it has no fallback use"
-        )
-        sentence = f"No category or tag passes the quality bar on its own, and {because}."
         return decision.result("reject", lead=[quality.sentence, sentence])
 
-    quality_explained = quality_below and (fallback_ok or bool(segments.passing))
+    # a quality shortfall is the fallback's or the limits' business, not a reason to keep testing
+    quality_explained = quality_below and (fallback_role or limited)
     blocking = [
         c
         for c in checks.values()
@@ -408,7 +404,7 @@ def recommend(
     if blocking:
         return decision.result("keep-testing", lead=[c.sentence for c in blocking], check=blocking)
 
-    if fallback_ok:
+    if quality_below and fallback_role:  # format and reject cases passed: nothing blocked above
         why = f"its role is {role}" if role in FALLBACK_ROLES else "it is the second-best candidate"
         sentence = (
             f"It misses the quality bar but keeps the format and handles reject cases, and {why}: "
@@ -465,7 +461,6 @@ class _Decision:
         lead: list[str] = []
         limits = list(seg.below)
         if overall_below:
-            limits = limits or [n for n in seg.figures if n not in seg.passing]
             lead.append(
                 f"Quality is under the bar overall, but it passes on {_describe(seg.passing, seg.figures)}: "
                 "ship it for those only."
@@ -674,25 +669,17 @@ def parse_decision(path: Path) -> dict[str, Any]:
     return {**front, "note": match.group(2).strip(), "path": path}
 
 
-def _sequence(path: Path) -> int:
-    found = re.search(r"-(\d+)$", path.stem)
-    return int(found.group(1)) if found and re.search(r"\d{4}-\d{2}-\d{2}-.+-\d+$", path.stem) else 1
-
-
 def read_decisions(root: Path, suite: str) -> list[dict[str, Any]]:
-    """Every recorded decision of a suite, latest first (by ``recorded_at``, then date and suffix)."""
+    """Every recorded decision of a suite, latest first (by ``recorded_at``, then date and ``-N`` suffix)."""
     folder = decisions_dir(root, suite)
     if not folder.is_dir():
         return []
     decisions = [parse_decision(p) for p in folder.glob("*.md")]
 
     def order(d: Mapping[str, Any]) -> tuple[str, str, int, str]:
-        return (
-            str(d.get("recorded_at") or ""),
-            str(d.get("date") or ""),
-            _sequence(d["path"]),
-            d["path"].name,
-        )
+        # same day, same candidate: "x.md" < "x-2.md" < "x-10.md" (a suffix makes the name longer)
+        name = d["path"].name
+        return (str(d.get("recorded_at") or ""), str(d.get("date") or ""), len(name), name)
 
     return sorted(decisions, key=order, reverse=True)
 

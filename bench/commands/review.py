@@ -201,6 +201,8 @@ def agreement(ctx: click.Context, suite: str, fmt: str) -> None:
 
 
 def _print_text(results: list) -> None:
+    """One block per pair of raters, one plain sentence per criterion, then overall."""
+
     def number(x: float) -> str:
         return "n/a" if x != x else f"{x:.2f}"
 
@@ -209,11 +211,10 @@ def _print_text(results: list) -> None:
         if found.pair != current:
             current = found.pair
             click.echo(f"\n{found.pair[0]} vs {found.pair[1]}")
-        on = found.criterion if found.criterion is not None else "overall"
-        click.echo(
-            f"  {on:<16} n {found.n:>4}  kappa {number(found.kappa):>5}  weighted {number(found.weighted_kappa):>5}"
-            f"  alpha {number(found.alpha):>5}  {found.reading}"
+        figures = (
+            "" if not found.n else f"; kappa {number(found.kappa)}, weighted {number(found.weighted_kappa)}"
         )
+        click.echo(f"  {found.reading}{figures}")
 
 
 def register(cli: click.Group) -> None:

@@ -121,7 +121,7 @@ def parse_verdict(text: str | None) -> str | None:
         return None
     value = _SHORTHAND.get(value, value)
     if value not in VERDICT_ORDER:
-        raise ValueError(f"{text.strip()!r} is not a verdict")  # type: ignore[union-attr]
+        raise ValueError(f"{str(text).strip()!r} is not a verdict")
     return value
 
 
@@ -301,7 +301,7 @@ def _criterion_fields(criterion: Any) -> tuple[str, bool]:
 
 
 def _is_human(verdict: Mapping[str, Any] | None) -> bool:
-    return bool(verdict) and str(verdict.get("scorer", "")).startswith("human:")  # type: ignore[union-attr]
+    return verdict is not None and str(verdict.get("scorer", "")).startswith("human:")
 
 
 def _needs_human(verdicts: Mapping[str, Any], criterion: str, human_only: bool) -> bool:
@@ -540,9 +540,16 @@ def build_sheet(
     )
 
 
+def _inert(text: str) -> str:
+    """A model's output opened in a spreadsheet must not run as a formula (CSV injection): a cell that
+    starts like one gets a leading apostrophe. Only read-only columns get this; they are never imported."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def render_csv(sheet: Sheet) -> str:
     """Columns: case, category, input, candidate, repeat, output, fingerprint, ``auto:<criterion>``
-    (read-only, only when shown), one column per criterion (to fill: pass / mixed / fail), notes."""
+    (read-only, only when shown), one column per criterion (to fill: pass / mixed / fail), notes.
+    The input and output cells are made inert for spreadsheets (:func:`_inert`)."""
     criteria = [cid for cid, _ in sheet.criteria]
     auto = [f"{AUTO_PREFIX}{cid}" for cid in criteria] if sheet.show_auto else []
     buffer = io.StringIO()
@@ -566,10 +573,10 @@ def render_csv(sheet: Sheet) -> str:
             [
                 row.case,
                 row.category,
-                row.input,
+                _inert(row.input),
                 row.candidate,
                 row.repeat,
-                row.output,
+                _inert(row.output),
                 row.fingerprint,
                 *([row.auto.get(cid, "") for cid in criteria] if sheet.show_auto else []),
                 *[row.verdicts.get(cid, "") for cid in criteria],
@@ -605,10 +612,10 @@ def render_md(sheet: Sheet) -> str:
         "this exact output.",
     ]
     if sheet.show_auto:
-        out.append(
-            "The `auto:` line of each output shows the automatic verdicts (checks or judge) for reference: "
-            "it is read-only and not imported."
-        )
+        out += [
+            "The `auto:` line of each output shows the automatic verdicts (checks or judge) for reference:",
+            "it is read-only and not imported.",
+        ]
     out += [f"When done: `bench review import <this file>`. {len(sheet.rows)} output(s) to review.", ""]
     out += ["Criteria:", ""]
     out += [f"* {cid}: {condition}" for cid, condition in sheet.criteria]
@@ -1066,17 +1073,35 @@ Rating = tuple[str, str, str, int]  # (criterion, case, candidate, repeat)
 
 
 def rater_ratings(snapshot: Mapping[str, Any], reviews: list[Review]) -> dict[str, dict[Rating, str]]:
-    """Every rater's verdicts on the current outputs: each reviewer (non-stale reviews only),
-    ``judge`` (verdicts whose scorer starts with "judge"), ``checks`` (scorer "checks") and, with two
-    reviewers or more, ``humans``: their combined verdict per output (:func:`combine`)."""
+    """Every rater's verdicts on the current outputs.
+
+    * each reviewer: their non-stale reviews only;
+    * ``judge``: the judge's own verdicts, from the snapshot's ``judge_records`` (the last answer per
+      output and criterion: a retry replaces an unparsable first answer), else from the records'
+      verdicts whose scorer starts with "judge". A verdict combined from checks and judge
+      (scorer ``checks+judge:...``) is neither rater's own, so it is not compared;
+    * ``checks``: record verdicts whose scorer is exactly "checks";
+    * ``humans``, with two reviewers or more: their combined verdict per output (:func:`combine`).
+    """
     ratings: dict[str, dict[Rating, str]] = {}
     criteria = [_criterion_fields(c)[0] for c in snapshot.get("rubric", [])]
+    judge_calls = sorted(snapshot.get("judge_records") or [], key=lambda c: bool(c.get("retry")))
+    judged: dict[Rating, str] = {}
+    for call in judge_calls:
+        judged[(call["criterion"], call["case"], call["candidate"], int(call["repeat"]))] = call.get(
+            "verdict"
+        )
+    judged = {k: v for k, v in judged.items() if v in VERDICT_ORDER}
+    if judged:
+        ratings[JUDGE] = judged
     per_item: dict[Rating, list[str]] = {}
     for record in snapshot.get("records", []):
         item = (record["case"], record["candidate"], int(record["repeat"]))
         for criterion, verdict in (record.get("verdicts") or {}).items():
             scorer = str(verdict.get("scorer", ""))
-            rater = JUDGE if scorer.startswith("judge") else CHECKS if scorer == "checks" else None
+            rater = (
+                CHECKS if scorer == "checks" else JUDGE if scorer.startswith("judge") and not judged else None
+            )
             if rater and verdict.get("verdict") in VERDICT_ORDER:
                 ratings.setdefault(rater, {})[(criterion, *item)] = verdict["verdict"]
         for review in current_reviews(reviews, record):
