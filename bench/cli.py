@@ -200,7 +200,9 @@ def report(ctx: click.Context, suite: str | None) -> None:
 
     root = _root(ctx)
     if suite is None:
-        names = sorted(p.stem for p in (root / snap.RESULTS_DIR).glob("*.json"))
+        names = sorted(
+            p.stem for p in (root / snap.RESULTS_DIR).glob("*.json") if p.name.count(".") == 1
+        )  # not the probe files (<suite>.probe.json) nor shard partials
         if not names:
             from bench.errors import InputError
 

@@ -55,6 +55,7 @@ from bench.providers import (
     get_provider,
 )
 from bench.providers.base import ModelInfo
+from bench.runner import redact
 from bench.suite import Candidate, Suite
 from bench.validation import did_you_mean
 
@@ -168,15 +169,15 @@ class ProbeResult:
         return [c.id for c in self.checks if c.status == CHECK]
 
     def scrub(self, secret: str | None) -> None:
-        """Remove a credential from every text the result holds: servers sometimes echo a key back."""
-        if not secret:
-            return
+        """Remove a credential (and credentials in URLs) from every text the result holds: servers
+        sometimes echo the key they refused."""
+        secrets = [secret] if secret else []
         for item in self.checks:
-            item.detail = item.detail.replace(secret, "***")
+            item.detail = redact(item.detail, secrets)
         for values in self.rate_limits.values():
             for name, value in values.items():
                 if isinstance(value, str):
-                    values[name] = value.replace(secret, "***")
+                    values[name] = redact(value, secrets)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -391,6 +392,10 @@ class _Prober:
             result.set("credentials", SKIP, f"provider {provider_cls.name!r} needs no key")
         return True
 
+    def _key_accepted(self, during: str) -> None:
+        if self.result.pending("credentials"):
+            self.result.set("credentials", PASS, f"${self.entry.api_key_env} accepted on {during}")
+
     def _refused(self, error: ProviderError, during: str) -> None:
         self.result.set(
             "credentials", FAIL, f"${self.entry.api_key_env} refused on {during}: {short(error.message)}"
@@ -398,12 +403,13 @@ class _Prober:
         self.result.skip_rest("skipped: the credentials were refused")
 
     async def _probe(self, provider: Provider, provider_cls: type[Provider]) -> None:
-        result, entry = self.result, self.entry
+        result = self.result
         listed: list[ModelInfo] | None = None
         listing_problem = ""
         if not self.local:
             try:
                 listed = await self.patiently(lambda: provider.list_models(self.timeout))
+                self._key_accepted("GET models")
             except NotImplementedError:
                 listing_problem = f"the {provider_cls.name} provider cannot list models"
             except ProviderError as error:
@@ -416,14 +422,22 @@ class _Prober:
         except ProviderError as error:
             if refused_credentials(error):
                 return self._refused(error, "a minimal completion")
-            self._model_verdict(listed, listing_problem, error)
-            result.set("completion", FAIL, f"a minimal call failed: {short(error.message)}")
+            if error.kind == "http":  # the API got past authentication to find something else wrong
+                self._key_accepted("a minimal completion")
+            if not self.local:
+                self._model_verdict(listed, listing_problem, error)
+            # busy or slow is not unfit: a 429, a 5xx or a timeout says to look again, not to reject
+            passing_trouble = error.status == 429 or (error.status or 0) >= 500 or error.kind == "timeout"
+            result.set(
+                "completion",
+                CHECK if passing_trouble else FAIL,
+                f"a minimal call failed: {short(error.message)}",
+            )
             result.set("error_behaviour", SKIP, "skipped: the minimal completion failed")
             result.skip_rest("skipped: the minimal completion failed")
             return
         self.latencies.append(seconds)
-        if result.pending("credentials"):
-            result.set("credentials", PASS, f"${entry.api_key_env} accepted")
+        self._key_accepted("a minimal completion")
         if not self.local:
             self._model_verdict(listed, listing_problem, None)
         result.set(
@@ -576,7 +590,7 @@ class _Prober:
                 self.result.set(
                     "error_behaviour",
                     PASS,
-                    f"an empty request gets HTTP {status} with a readable error: {short(error.message, 100)}",
+                    f"an empty request is refused with a readable error: {short(error.message, 100)}",
                 )
             else:
                 self.result.set(

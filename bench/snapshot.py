@@ -18,7 +18,9 @@ from typing import Any
 
 from bench import __version__
 from bench.catalog import sha256_json
+from bench.costs import call_cost
 from bench.errors import InputError
+from bench.probe import read_probe
 from bench.runner import RunResult
 from bench.scoring.aggregate import summarize_candidate
 from bench.scoring.verdicts import combine, judge_verdict, score_record
@@ -90,7 +92,8 @@ def build(suite: Suite, run: RunResult, root: Path) -> dict[str, Any]:
             # reviews are keyed to the output they scored: a changed output needs review again
             "output_fingerprint": None if record.output is None else sha256_json(record.output),
         }
-        data["verdicts"] = score_record(suite, cases[record.case], data)
+        pricing = suite.catalog.entries[record.candidate].pricing
+        data["verdicts"] = score_record(suite, cases[record.case], data, call_cost(pricing, data["usage"]))
         records.append(data)
     judge_records = _judge_records(suite, run, records)
 
@@ -158,32 +161,65 @@ def build(suite: Suite, run: RunResult, root: Path) -> dict[str, Any]:
             for c in suite.cases
         ],
         "records": records,
-        "judge": _judge_info(suite, run),
+        "judge": _judge_info(suite, run, judge_records),
         "judge_records": judge_records,
+        # the latest `bench probe` of these candidates (results/<suite>.probe.json), for the API fit
+        "probe": {k: v for k, v in read_probe(root, suite.name).items() if suite.candidate(k) is not None},
     }
     document["summary"] = summarize(document)
     return document
 
 
 def summarize(document: dict[str, Any]) -> dict[str, Any]:
-    """The per-candidate summary, from the snapshot's own records and settings (never from the suite)."""
+    """The per-candidate summary, from the snapshot's own records and settings (never from the suite):
+    rates with intervals, the cost block, the API fit from the latest probe, and the recommended outcome."""
+    from bench.costs import candidate_costs
+    from bench.decide import recommend_snapshot
+
+    settings = document["settings"]
     kinds = {c["id"]: c["kind"] for c in document["rubric"]}
-    thresholds = document["settings"].get("thresholds") or {}
     summary = {}
     for candidate in document["candidates"]:
         if candidate["status"] != "ran":
             continue
-        mine = [r for r in document["records"] if r["candidate"] == candidate["key"]]
-        summary[candidate["key"]] = summarize_candidate(mine, kinds, thresholds)
+        key = candidate["key"]
+        mine = [r for r in document["records"] if r["candidate"] == key]
+        summary[key] = summarize_candidate(mine, kinds, settings.get("thresholds") or {})
+        success = summary[key]["cases_all_pass"]["rate"]
+        summary[key]["cost"] = candidate_costs(
+            mine, candidate.get("pricing"), settings.get("volume") or {}, success
+        )
+        summary[key]["api_fit"] = api_fit(document, key)
+    recommendations = recommend_snapshot({**document, "summary": summary}, gates=settings.get("gates") or {})
+    for key, recommendation in recommendations.items():
+        summary[key]["recommendation"] = recommendation
     return summary
 
 
-def _judge_info(suite: Suite, run: RunResult) -> dict[str, Any] | None:
+def api_fit(document: dict[str, Any], key: str) -> dict[str, Any]:
+    """The candidate's API fit from the probe stored with the snapshot; Check when never probed, or
+    probed with another catalog entry than the one this run used."""
+    probe = (document.get("probe") or {}).get(key)
+    if not probe:
+        return {"cell": "Check", "note": "not probed: run `bench probe`"}
+    expected = document["fingerprints"].get("entries", {}).get(key)
+    if expected and probe.get("entry_fingerprint") and probe["entry_fingerprint"] != expected:
+        return {"cell": "Check", "note": "probed with an older catalog entry: run `bench probe` again"}
+    failing = probe.get("failing") or []
+    note = f"failing: {', '.join(failing)}" if failing else f"probed {probe.get('probed_at', '')}".strip()
+    return {"cell": probe.get("api_fit", "Check"), "note": note}
+
+
+def _judge_info(suite: Suite, run: RunResult, judge_records: list[dict[str, Any]]) -> dict[str, Any] | None:
     judged = [c.id for c in suite.rubric if c.judge and not c.human_only]
     if not suite.judge or not judged:
         return None
     entry = suite.catalog.entries[suite.judge]
+    costs = [call_cost(entry.pricing, r["usage"]) for r in judge_records if not r["error"]]
     return {
+        # judge calls are billed apart from the candidates: never part of a candidate's cost
+        "cost_usd": None if any(c is None for c in costs) else round(sum(c for c in costs if c), 6),
+        "calls": len(judge_records),
         "key": suite.judge,
         "model": entry.model,
         "provider": entry.provider,

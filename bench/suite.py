@@ -142,6 +142,8 @@ class Suite:
             "candidates": {
                 c.key: sha256_json({"entry": c.entry.raw, "params": c.params}) for c in self.candidates
             },
+            # the catalog entry alone: what a probe result is valid for
+            "entries": {c.key: c.entry.fingerprint for c in self.candidates},
         }
 
     def candidate(self, key: str) -> Candidate | None:
@@ -261,6 +263,13 @@ def _load(suite_dir: Path, root: Path, catalog: Catalog | None, problems: list[P
             "add `judge: <catalog key>` at the top of suite.yaml",
         )
 
+    from bench.costs import validate_volume
+    from bench.decide import validate_gates
+
+    for block, validator in (("volume", validate_volume), ("gates", validate_gates)):
+        if isinstance(data.get(block), dict):
+            for path, message in validator(data[block]):
+                check.error((block, *path), message)
     _coverage_warnings(cases, doc, check)
     if catalog is None or not isinstance(name, str) or not isinstance(data.get("workflow"), str):
         return None

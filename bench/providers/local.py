@@ -45,6 +45,7 @@ class LocalProvider(Provider):
     needs_api_key = False
     supports = frozenset({"temperature", "max_tokens", "top_p", "seed", "stop", "json_mode"})
     default_concurrency = 1
+    structured_output = True  # a JSON schema becomes a llama.cpp grammar
     extra_fields = frozenset({"model_path"})
 
     def __init__(self, entry: Any, api_key: str | None):

@@ -1,0 +1,112 @@
+"""``bench probe``: confirm each candidate's API is ready (step 8) and record it in
+``results/<suite>.probe.json``. A candidate that fails is a result, not an error: exit 0; bad input: 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+STATUS_STYLE = {"pass": "green", "fail": "bold red", "check": "yellow", "skip": "dim"}
+FIT_STYLE = {"Pass": "bold green", "Check": "bold yellow", "Fail": "bold red"}
+
+
+def register(cli: click.Group) -> None:
+    @cli.command()
+    @click.argument("suites", nargs=-1)
+    @click.option(
+        "--candidate", "candidates", multiple=True, metavar="KEY", help="Only this catalog key (repeatable)."
+    )
+    @click.option(
+        "--calls",
+        type=click.IntRange(1, 20),
+        default=3,
+        show_default=True,
+        help="Minimal calls per candidate for the latency p50.",
+    )
+    @click.option(
+        "--timeout",
+        type=click.FloatRange(1, 600),
+        default=30.0,
+        show_default=True,
+        help="Seconds per call.",
+    )
+    @click.pass_context
+    def probe(
+        ctx: click.Context, suites: tuple[str, ...], candidates: tuple[str, ...], calls: int, timeout: float
+    ) -> None:
+        """Check each candidate's API before a run: key, model id, parameters, limits, errors, latency.
+
+        A few minimal calls per candidate, one attempt each. Writes results/<suite>.probe.json (merged
+        with earlier probes of other candidates) and prints each check list with its API fit.
+        """
+        from rich.console import Console
+
+        from bench.errors import InputError
+        from bench.probe import probe_suite, write_probe
+        from bench.suite import load_suite
+
+        root = Path(ctx.obj["root"])
+        refs = suites or tuple(_all_suites(root))
+        loaded = [load_suite(ref, root) for ref in refs]  # every suite valid before any call
+        for key in candidates:
+            if not any(s.candidate(key) for s in loaded):
+                known = sorted({c.key for s in loaded for c in s.candidates})
+                raise InputError(
+                    f"--candidate {key!r} is not a candidate of {', '.join(s.name for s in loaded)}"
+                    f" (candidates: {', '.join(known)})"
+                )
+        console = Console()
+        if not console.is_terminal:
+            console = Console(width=140)
+        for suite in loaded:
+            wanted = tuple(k for k in candidates if suite.candidate(k)) if candidates else ()
+            if candidates and not wanted:
+                continue
+            results = probe_suite(suite, wanted, calls=calls, timeout=timeout)
+            for key in [c.key for c in suite.candidates if c.key in results]:
+                _print_result(console, suite.name, results[key])
+            path = write_probe(root, suite.name, results)
+            console.print(f"wrote {_shown(path, root)}", highlight=False)
+
+
+def _all_suites(root: Path) -> list[str]:
+    from bench.errors import InputError
+    from bench.suite import discover_suites
+
+    found = discover_suites(root)
+    if not found:
+        raise InputError(f"no suites under {root / 'suites'}: create suites/<name>/suite.yaml")
+    return [str(p) for p in found]
+
+
+def _shown(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _print_result(console: Console, suite_name: str, result: dict[str, Any]) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    fit = result["api_fit"]
+    title = (
+        f"{escape(suite_name)} · {escape(result['candidate'])} ({escape(result['provider'])}, "
+        f"{escape(result['model'])}) · API fit [{FIT_STYLE.get(fit, 'bold')}]{fit}[/]"
+    )
+    table = Table(title=title, title_justify="left", show_lines=False)
+    table.add_column("check", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("detail")
+    for item in result["checks"]:
+        style = STATUS_STYLE.get(item["status"], "")
+        table.add_row(escape(item["id"]), f"[{style}]{item['status']}[/]", escape(item["detail"]))
+    console.print(table)
+    if result["failing"]:
+        console.print(f"  failing: {escape(', '.join(result['failing']))}", highlight=False)
