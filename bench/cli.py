@@ -214,8 +214,10 @@ def report(ctx: click.Context, suite: str | None) -> None:
     console = Console()
     if not console.is_terminal:
         console = Console(width=140)
+    from bench.engine import latest_decisions
+
     for name in names:
-        print_report(snap.read(snap.snapshot_path(root, name)), console)
+        print_report(snap.read(snap.snapshot_path(root, name)), console, latest_decisions(root, name))
 
 
 def _register_areas() -> None:

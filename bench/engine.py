@@ -89,6 +89,16 @@ class ProgressView:
             )
 
 
+def latest_decisions(root: Path, suite: str) -> dict[str, dict]:
+    """The latest recorded decision per candidate (suites/<suite>/decisions/), for the scorecard."""
+    from bench.decide import read_decisions
+
+    latest: dict[str, dict] = {}
+    for decision in read_decisions(root, suite):  # latest first
+        latest.setdefault(str(decision.get("candidate")), decision)
+    return latest
+
+
 def previous_records(path: Path) -> dict[str, dict]:
     """Successful records of the suite's current snapshot, by request fingerprint, for reuse."""
     if not path.is_file():
@@ -175,7 +185,7 @@ def run_suite(
         out = Console(file=sys.stdout)
         if not out.is_terminal:
             out = Console(file=sys.stdout, width=140)  # logs and pipes: wide enough for the scorecard
-        print_report(document, out)
+        print_report(document, out, latest_decisions(root, suite.name))
         console.print(
             f"wrote {escape(str(path))} ({len(document['records'])} records, {result.wall_seconds:.1f} s)"
         )

@@ -45,10 +45,60 @@ def _notes(summary: dict[str, Any], records: list[dict[str, Any]]) -> str:
     return "; ".join(notes) or "meets every bar"
 
 
-def scorecard(snapshot: dict[str, Any]) -> Table:
+OUTCOME_STYLE = {
+    "ship": "green",
+    "ship-with-limits": "green",
+    "fallback": "yellow",
+    "keep-testing": "cyan",
+    "reject": "red",
+}
+
+
+def _fit(cell: str | None, note: str | None = None) -> str:
+    cell = cell or "Check"
+    text = f"[{CELL_STYLE.get(cell, 'white')}]{cell}[/]"
+    return text + (f"\n[dim]{escape(note)}[/]" if note else "")
+
+
+def _cost_cell(cost: dict[str, Any] | None) -> str:
+    from bench.costs import usd
+
+    if not cost:
+        return _fit("Check", "no cost data")
+    lines = []
+    if cost.get("per_request_usd") is not None:
+        lines.append(f"{usd(cost['per_request_usd'])}/request")
+    if cost.get("effective_cost_per_success_usd") is not None:
+        lines.append(f"{usd(cost['effective_cost_per_success_usd'])}/success")
+    if cost.get("monthly_projection_usd") is not None:
+        lines.append(f"{usd(cost['monthly_projection_usd'])}/month")
+    if not cost.get("priced"):
+        lines.append("no price in the catalog")
+    return _fit(cost.get("cost_fit"), " · ".join(lines) or None)
+
+
+def _decision_cell(decision: dict[str, Any] | None) -> str:
+    if not decision:
+        return "[dim]none recorded[/]"
+    outcome = str(decision.get("outcome"))
+    return f"[{OUTCOME_STYLE.get(outcome, 'white')}]{escape(str(decision.get('label') or outcome))}[/]\n[dim]{escape(str(decision.get('date', '')))}[/]"
+
+
+def scorecard(snapshot: dict[str, Any], decisions: dict[str, dict[str, Any]] | None = None) -> Table:
+    """The seed's table: Model | Quality | Format | Edge cases | Cost fit | API fit | Recommended | Decision | Notes."""
     suite = snapshot["suite"]["name"]
     table = Table(title=f"{suite}: {snapshot['suite']['workflow']}", show_lines=True, title_justify="left")
-    for column in ("Model", "Quality", "Format", "Edge cases", "Safety", "Calls", "Latency p50/p95", "Notes"):
+    for column in (
+        "Model",
+        "Quality",
+        "Format",
+        "Edge cases",
+        "Cost fit",
+        "API fit",
+        "Recommended",
+        "Decision",
+        "Notes",
+    ):
         table.add_column(column, overflow="fold")
     for candidate in snapshot["candidates"]:
         key = candidate["key"]
@@ -56,20 +106,44 @@ def scorecard(snapshot: dict[str, Any]) -> Table:
             continue
         summary = snapshot["summary"][key]
         records = [r for r in snapshot["records"] if r["candidate"] == key]
-        latency = summary["latency_ms"]
-        lat = "–" if latency["p50"] is None else f"{latency['p50']:.0f} / {latency['p95']:.0f} ms"
-        calls = f"{summary['calls']}" + (f" ({summary['cached']} cached)" if summary.get("cached") else "")
-        if summary["errors"]:
-            calls += f"\n[red]{summary['errors']} errors[/]"
+        recommendation = summary.get("recommendation") or {}
+        outcome = recommendation.get("outcome", "keep-testing")
+        api = summary.get("api_fit") or {}
         table.add_row(
             f"{escape(key)}\n[dim]{escape(candidate['model'])} · {candidate.get('role') or ''}[/]",
             format_rate(summary["quality"]),
             format_rate(summary["format"]),
             format_rate(summary["edge_cases"]),
-            format_rate(summary["safety"]),
-            calls,
-            lat,
+            _cost_cell(summary.get("cost")),
+            _fit(api.get("cell"), api.get("note")),
+            f"[{OUTCOME_STYLE.get(outcome, 'white')}]{escape(recommendation.get('label', outcome))}[/]",
+            _decision_cell((decisions or {}).get(key)),
             escape(_notes(summary, records)),
+        )
+    return table
+
+
+def operations_table(snapshot: dict[str, Any]) -> Table:
+    table = Table(title="Calls", title_justify="left")
+    for column in ("Model", "Calls", "Errors", "Retries", "Latency p50 / p95", "Tokens in / out (mean)"):
+        table.add_column(column, overflow="fold")
+    for key, summary in snapshot["summary"].items():
+        latency = summary["latency_ms"]
+        tokens = summary["tokens"]
+        table.add_row(
+            escape(key),
+            f"{summary['calls']}" + (f" ({summary['cached']} reused)" if summary.get("cached") else ""),
+            f"{summary['errors']}"
+            + (
+                f" ({', '.join(f'{k} {v}' for k, v in summary['error_kinds'].items())})"
+                if summary["errors"]
+                else ""
+            ),
+            str(summary.get("retries", 0)),
+            "–" if latency["p50"] is None else f"{latency['p50']:.0f} / {latency['p95']:.0f} ms",
+            "–"
+            if tokens["input_mean"] is None
+            else f"{tokens['input_mean']:.0f} / {tokens['output_mean'] or 0:.0f}",
         )
     return table
 
@@ -124,9 +198,38 @@ def comparisons(snapshot: dict[str, Any]) -> list[stats.PairedComparison]:
     ]
 
 
-def print_report(snapshot: dict[str, Any], console: Console | None = None) -> None:
+def print_report(
+    snapshot: dict[str, Any],
+    console: Console | None = None,
+    decisions: dict[str, dict[str, Any]] | None = None,
+) -> None:
+    """Print the scorecard, the reasoning behind each recommendation, costs, criteria and statistics.
+
+    ``decisions``: the latest recorded decision per candidate (``bench decide``), shown beside the
+    recommendation; the two may differ.
+    """
+    from bench.costs import cheaper_per_success
+
     console = console or Console()
-    console.print(scorecard(snapshot))
+    console.print(scorecard(snapshot, decisions))
+    for key, summary in snapshot["summary"].items():
+        recommendation = summary.get("recommendation")
+        if not recommendation:
+            continue
+        console.print(f"[bold]{escape(key)}[/]: recommended [bold]{escape(recommendation['label'])}[/]")
+        for reason in recommendation.get("reasons", []):
+            console.print(f"  • {escape(reason)}", highlight=False)
+        for item in recommendation.get("check_items", []):
+            console.print(f"  [cyan]check:[/] {escape(item)}", highlight=False)
+        decision = (decisions or {}).get(key)
+        if decision and decision.get("outcome") != recommendation.get("outcome"):
+            console.print(
+                f"  [yellow]recorded decision differs: {escape(str(decision.get('label') or decision.get('outcome')))}"
+                f" ({escape(str(decision.get('date', '')))})[/]"
+            )
+    for sentence in cheaper_per_success({k: s.get("cost") or {} for k, s in snapshot["summary"].items()}):
+        console.print(f"• {escape(sentence)}", highlight=False)
+    console.print(operations_table(snapshot))
     for candidate in snapshot["candidates"]:
         if candidate["status"] == "skipped":
             console.print(
