@@ -45,6 +45,14 @@ def _root(ctx: click.Context) -> Path:
     return Path(ctx.obj["root"])
 
 
+def _console() -> Any:
+    """A rich console for stdout; wide enough for the scorecard in logs and pipes."""
+    from rich.console import Console
+
+    console = Console()
+    return console if console.is_terminal else Console(width=140)
+
+
 def _suite_dirs(root: Path, refs: tuple[str, ...]) -> list[str]:
     from bench.errors import InputError
     from bench.suite import discover_suites
@@ -115,6 +123,12 @@ def validate(ctx: click.Context, suites: tuple[str, ...]) -> None:
 @click.option(
     "--fresh", is_flag=True, help="Call every model again: no reuse of the last snapshot, cache or journal."
 )
+@click.option(
+    "--max-cost", type=click.FloatRange(min=0), metavar="USD", help="Stop dispatching before this budget."
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Estimate calls, tokens and cost from the rendered prompts; call nothing."
+)
 @click.option("--shard", metavar="I/N", help="Run only slice I of N of the calls; writes a partial snapshot.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress, no scorecard.")
 @click.pass_context
@@ -127,6 +141,8 @@ def run(
     no_cache: bool,
     fresh: bool,
     shard: str | None,
+    max_cost: float | None,
+    dry_run: bool,
     quiet: bool,
 ) -> None:
     """Run suites through every candidate and write results/<suite>.json.
@@ -151,6 +167,13 @@ def run(
                 f"--candidate {unknown[0]!r} is not a candidate of {suite.name} "
                 f"(candidates: {', '.join(c.key for c in suite.candidates)})"
             )
+    if dry_run:
+        from bench.engine import dry_run as estimate
+        from bench.report import print_estimate
+
+        for suite in loaded:
+            print_estimate(suite.name, estimate(suite, candidates, repeat), _console())
+        return
     for suite in loaded:
         run_suite(
             suite,
@@ -162,6 +185,7 @@ def run(
             fresh=fresh,
             quiet=quiet,
             shard=slice_,
+            max_cost_usd=max_cost,
         )
 
 
@@ -209,12 +233,9 @@ def report(ctx: click.Context, suite: str | None) -> None:
             raise InputError("no snapshots in results/: run `bench run` first")
     else:
         names = [Path(suite).name if Path(suite).is_dir() else suite]
-    from rich.console import Console
-
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=140)
     from bench.engine import latest_decisions
+
+    console = _console()
 
     for name in names:
         print_report(snap.read(snap.snapshot_path(root, name)), console, latest_decisions(root, name))

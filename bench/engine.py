@@ -89,6 +89,31 @@ class ProgressView:
             )
 
 
+def dry_run(suite: Suite, candidates: tuple[str, ...] = (), repeat: int | None = None) -> dict:
+    """Estimate a run's calls, tokens and cost from the rendered prompts, without calling anything."""
+    from bench.costs import estimate_run
+    from bench.runner import plan_calls, skip_reason
+
+    selected = [c for c in suite.candidates if not candidates or c.key in candidates]
+    plans = plan_calls(suite, selected, repeat or suite.repeat)
+    estimate = estimate_run(
+        [
+            (
+                p.candidate.key,
+                p.candidate.entry.pricing,
+                "\n".join(m.content for m in p.messages),
+                p.candidate.params.get("max_tokens"),
+            )
+            for p in plans
+        ],
+        {c.key: c.entry.provider for c in selected},
+    )
+    for candidate in selected:
+        if candidate.key in estimate["candidates"]:
+            estimate["candidates"][candidate.key]["skip_reason"] = skip_reason(candidate)
+    return estimate
+
+
 def latest_decisions(root: Path, suite: str) -> dict[str, dict]:
     """The latest recorded decision per candidate (suites/<suite>/decisions/), for the scorecard."""
     from bench.decide import read_decisions
@@ -128,6 +153,7 @@ def run_suite(
     retry: RetryPolicy | None = None,
     grace_seconds: float = 10.0,
     shard: tuple[int, int] | None = None,
+    max_cost_usd: float | None = None,
 ) -> dict:
     """Run, score and write ``results/<suite>.json``; return the snapshot.
 
@@ -159,6 +185,7 @@ def run_suite(
             shard=shard,
             grace_seconds=grace_seconds,
             cache_reads=not fresh,
+            max_cost_usd=max_cost_usd,
         )
         for warning in suite.warnings:
             if not quiet:
@@ -188,6 +215,12 @@ def run_suite(
         print_report(document, out, latest_decisions(root, suite.name))
         console.print(
             f"wrote {escape(str(path))} ({len(document['records'])} records, {result.wall_seconds:.1f} s)"
+        )
+    if result.budget_stopped:
+        console.print(
+            f"[yellow]stopped by --max-cost {max_cost_usd}: spent ${result.spent_usd}, {result.not_run} calls "
+            "not dispatched; the snapshot is marked incomplete[/]",
+            highlight=False,
         )
     if result.interrupted:
         raise Interrupted(

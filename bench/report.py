@@ -265,3 +265,32 @@ def print_report(
     console.print(
         f"[dim]snapshot {snapshot['created_at']} · {where} · bench {snapshot['tool']['version']}[/]"
     )
+
+
+def print_estimate(suite: str, estimate: dict[str, Any], console: Console | None = None) -> None:
+    """The --dry-run table: calls, estimated tokens and cost per candidate (upper bounds)."""
+    from bench.costs import usd
+
+    console = console or Console()
+    table = Table(title=f"{suite}: estimate (nothing was called)", title_justify="left")
+    for column in ("Model", "Calls", "Input tokens", "Output tokens (max)", "Cost (upper bound)", "Note"):
+        table.add_column(column, overflow="fold")
+    for key, row in estimate["candidates"].items():
+        table.add_row(
+            escape(key),
+            str(row["calls"]),
+            f"{row['input_tokens']:,}",
+            "unknown (no max_tokens)" if row["output_tokens"] is None else f"{row['output_tokens']:,}",
+            "Check: no price" if row["usd"] is None else usd(row["usd"]),
+            escape(f"would be skipped: {row['skip_reason']}") if row.get("skip_reason") else "",
+        )
+    total = estimate["total"]
+    table.add_row(
+        "[bold]total[/]",
+        str(total["calls"]),
+        f"{total['input_tokens']:,}",
+        "–" if total["output_tokens"] is None else f"{total['output_tokens']:,}",
+        usd(total["priced_usd"]) + (" + unpriced" if total["unpriced"] else ""),
+        escape(estimate.get("note") or ""),
+    )
+    console.print(table)

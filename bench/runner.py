@@ -23,6 +23,7 @@ from typing import Any
 
 from bench.cache import Cache
 from bench.catalog import sha256_json
+from bench.costs import BudgetGuard, call_cost, estimate_run, is_priced
 from bench.journal import Journal
 from bench.limiter import AdaptiveLimiter
 from bench.merge import in_shard
@@ -104,6 +105,7 @@ class RunOptions:
     grace_seconds: float = 10.0  # after Ctrl-C, how long calls in flight may finish
     cache_reads: bool = True  # False (--fresh): call again, but still store the new replies
     shard: tuple[int, int] | None = None  # (I, N): only this deterministic slice of the calls
+    max_cost_usd: float | None = None  # --max-cost: stop dispatching before the estimate would exceed it
 
 
 @dataclass
@@ -129,6 +131,8 @@ class RunResult:
     lowest_concurrency: dict[str, int] = field(default_factory=dict)  # after 429 back-off, per candidate
     judge_records: list[CallRecord] = field(default_factory=list)
     judge_skipped: str | None = None  # why the judge did not run, when it did not
+    budget_stopped: bool = False  # --max-cost stopped dispatching
+    spent_usd: float | None = None  # what the calls of this run cost, when a budget was set
 
 
 ProgressCallback = Callable[[Progress, CallRecord | None], None]
@@ -195,6 +199,17 @@ def _record(plan: CallPlan) -> CallRecord:
     )
 
 
+def estimate_call_usd(plan: CallPlan) -> float | None:
+    """An upper bound of one call's cost (prompt estimate in, ``max_tokens`` out), for the budget guard."""
+    entry = plan.candidate.entry
+    text = "\n".join(m.content for m in plan.messages)
+    max_tokens = plan.candidate.params.get("max_tokens")
+    estimate = estimate_run(
+        [(plan.candidate.key, entry.pricing, text, max_tokens)], {plan.candidate.key: entry.provider}
+    )
+    return estimate["candidates"][plan.candidate.key]["usd"]
+
+
 class Gate:
     """What one attempt must hold: a slot of the candidate's adaptive limit and one of the run's."""
 
@@ -256,6 +271,8 @@ class _Shared:
     finish: Callable[[CallRecord], None]
     secrets: list[str]
     undispatched: int = 0
+    guard: BudgetGuard | None = None
+    budget_stopped: bool = False
 
 
 async def _run_candidate(provider: Provider, plans: list[CallPlan], workers: int, shared: _Shared) -> int:
@@ -272,12 +289,25 @@ async def _run_candidate(provider: Provider, plans: list[CallPlan], workers: int
                 plan = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
+            reserved = 0.0
+            if shared.guard is not None:
+                estimate = estimate_call_usd(plan)
+                if not shared.guard.reserve(estimate):
+                    # over budget: stop dispatching everywhere, keep what finished
+                    queue.put_nowait(plan)
+                    shared.budget_stopped = True
+                    shared.stop.set()
+                    return
+                reserved = estimate or 0.0
             request = CallRequest(
                 messages=plan.messages, params=plan.candidate.params, json_schema=plan.json_schema
             )
             outcome = await call_with_retries(provider, request, shared.policy, gate)
             record = _record(plan)
             _fill(record, outcome, shared.secrets)
+            if shared.guard is not None:
+                actual = 0.0 if record.error else call_cost(plan.candidate.entry.pricing, record.usage)
+                shared.guard.settle(reserved, actual)
             shared.finish(record)
 
     await asyncio.gather(*(worker() for _ in range(max(1, min(workers, len(plans))))))
@@ -319,6 +349,8 @@ class _Run:
             self._finish,
             secrets,
         )
+        if self.options.max_cost_usd is not None:
+            self.shared.guard = BudgetGuard(self.options.max_cost_usd)
         if self.journal is not None:
             self.resumed = self.journal.replay()
             self.journal.open()
@@ -422,12 +454,21 @@ async def execute(
     runnable: list[Candidate] = []
     for candidate in selected:
         reason = skip_reason(candidate)
+        if reason is None and options.max_cost_usd is not None and not is_priced(candidate.entry.pricing):
+            reason = "no price in the catalog: its cost cannot be bounded under --max-cost"
         if reason:
             skipped[candidate.key] = reason
         else:
             runnable.append(candidate)
     judge = judge_candidate(suite)
     judge_skipped = skip_reason(judge) if judge is not None else None
+    if (
+        judge is not None
+        and judge_skipped is None
+        and options.max_cost_usd is not None
+        and not is_priced(judge.entry.pricing)
+    ):
+        judge_skipped = "no price in the catalog: its cost cannot be bounded under --max-cost"
 
     run = _Run(options, Progress(started=started), on_progress)
     secrets = [c.entry.api_key() or "" for c in [*runnable, *([judge] if judge else [])]]
@@ -465,6 +506,8 @@ async def execute(
         lowest_concurrency=run.lowest,
         judge_records=judge_records,
         judge_skipped=judge_skipped,
+        budget_stopped=run.shared.budget_stopped,
+        spent_usd=None if run.shared.guard is None else round(run.shared.guard.spent, 6),
     )
 
 
@@ -473,9 +516,8 @@ async def _judge(suite: Suite, judge: Candidate, records: list[CallRecord], run:
     from bench.scoring.judge import VERDICT_SCHEMA, UnparsableVerdict, judge_messages, parse_verdict
 
     cases = {c.id: c for c in suite.cases}
-    schema = (
-        VERDICT_SCHEMA if "json_mode" in (get_provider(judge.entry.provider) or Provider).supports else None
-    )
+    # structured output where the provider really passes a schema on; parsed defensively either way
+    schema = VERDICT_SCHEMA if (get_provider(judge.entry.provider) or Provider).structured_output else None
     judged = [c for c in suite.rubric if c.judge and not c.human_only]
 
     def plans_for(items: list[tuple[CallRecord, Criterion]], retry: bool) -> list[CallPlan]:

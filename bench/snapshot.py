@@ -294,6 +294,8 @@ def run_stats(run: RunResult, records: list[dict[str, Any]]) -> dict[str, Any]:
         "errors": dict(sorted(errors.items())),
         "not_run": run.not_run,
         "interrupted": run.interrupted,
+        "budget_stopped": run.budget_stopped,
+        "spent_usd": run.spent_usd,
         "lowest_concurrency": dict(sorted(run.lowest_concurrency.items())),
     }
 

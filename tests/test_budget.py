@@ -1,0 +1,45 @@
+"""--max-cost never lets a run spend past its budget; --dry-run estimates without calling anything."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+from click.testing import CliRunner
+
+from bench.cli import cli
+from bench.costs import call_cost
+from tests.conftest import make_cases
+from tests.servers import FakeAPI
+
+GOOD_PRICING = {"input_per_mtok": 1.0, "output_per_mtok": 2.0}
+
+
+def test_max_cost_stops_dispatching_before_the_budget(repo: Path, fake_openai: FakeAPI) -> None:
+    (repo / "suites" / "crm" / "cases.yaml").write_text(yaml.safe_dump(make_cases(30), sort_keys=False))
+    budget = 0.005  # about 7 calls at the upper-bound estimate (300 output tokens at $2/Mtok)
+    result = CliRunner().invoke(cli, ["run", "crm", "--max-cost", str(budget), "--concurrency", "4"])
+    assert result.exit_code == 0, result.output
+    assert "stopped by --max-cost" in result.output
+    document = json.loads((repo / "results" / "crm.json").read_text())
+    spent = sum(call_cost(GOOD_PRICING, r["usage"]) for r in document["records"])
+    assert 0 < spent <= budget
+    assert document["complete"] is False
+    assert document["stats"]["budget_stopped"] is True
+    assert document["stats"]["not_run"] == 31 - len(document["records"])
+    assert document["stats"]["spent_usd"] <= budget
+    bad = next(c for c in document["candidates"] if c["key"] == "fake/bad")
+    assert bad["status"] == "skipped" and "cannot be bounded under --max-cost" in bad["skip_reason"]
+    assert len(fake_openai.completed) == len(document["records"])
+
+
+def test_dry_run_estimates_and_calls_nothing(repo: Path, fake_openai: FakeAPI) -> None:
+    result = CliRunner().invoke(cli, ["run", "crm", "--dry-run", "--repeat", "3"])
+    assert result.exit_code == 0, result.output
+    assert "estimate (nothing was called)" in result.output
+    assert "fake/good" in result.output and "Check: no price" in result.output  # fake/bad is unpriced
+    assert "12" in result.output  # 4 cases x 3 repeats
+    assert "would be skipped: $MISSING_KEY is not set" in result.output
+    assert fake_openai.requests == []
+    assert not (repo / "results").exists() and not (repo / ".bench").exists()
