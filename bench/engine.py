@@ -169,6 +169,9 @@ def run_suite(
     if shard is not None:
         path = partial_path(root, suite.name, shard)
         name = f"{suite.name}.{shard[0]}-of-{shard[1]}"
+    from bench.scoring.review import load_reviews
+
+    reviews = load_reviews(suite.dir)  # a broken review file stops the run before any call
     with SuiteLock(work / "locks", name):
         journal_path = work / "journal" / f"{name}.jsonl"
         if fresh:
@@ -200,7 +203,7 @@ def run_suite(
                 "scored by their checks only[/]",
                 highlight=False,
             )
-        document = snap.build(suite, result, root)
+        document = snap.build(suite, result, root, reviews)
         if shard is not None:
             document["shard"] = {"index": shard[0], "count": shard[1]}
         snap.write(path, document)

@@ -67,7 +67,7 @@ def git_state(root: Path) -> dict[str, Any] | None:
     return {"commit": commit, "dirty": repo.is_dirty(untracked_files=True), "branch": branch}
 
 
-def build(suite: Suite, run: RunResult, root: Path) -> dict[str, Any]:
+def build(suite: Suite, run: RunResult, root: Path, reviews: list[Any] | None = None) -> dict[str, Any]:
     """Score the run's records against the rubric and assemble the snapshot document."""
     cases = {case.id: case for case in suite.cases}
     records = []
@@ -166,7 +166,26 @@ def build(suite: Suite, run: RunResult, root: Path) -> dict[str, Any]:
         # the latest `bench probe` of these candidates (results/<suite>.probe.json), for the API fit
         "probe": {k: v for k, v in read_probe(root, suite.name).items() if suite.candidate(k) is not None},
     }
+    if reviews:
+        from bench.scoring.review import apply_reviews
+
+        apply_reviews(document, reviews, suite.rubric)
     document["summary"] = summarize(document)
+    return document
+
+
+def refresh_reviews(root: Path, suite: Suite) -> dict[str, Any] | None:
+    """Fold the suite's current human reviews into its snapshot and recompute the summary, so imported
+    verdicts show beside automatic ones at once (no rerun needed). None when there is no snapshot."""
+    from bench.scoring.review import apply_reviews, load_reviews
+
+    path = snapshot_path(root, suite.name)
+    if not path.is_file():
+        return None
+    document = read(path)
+    apply_reviews(document, load_reviews(suite.dir), document["rubric"])
+    document["summary"] = summarize(document)
+    write(path, document)
     return document
 
 

@@ -551,3 +551,26 @@ def test_agreement_without_reviews_says_how_to_start(repo: Path) -> None:
     result = invoke("review", "agreement", "crm")
     assert result.exit_code == 0
     assert "bench review export crm" in result.output
+
+
+def test_imported_reviews_reach_the_snapshot_and_survive_a_rerun(repo: Path) -> None:
+    suite_file = repo / "suites" / "crm" / "suite.yaml"
+    suite_file.write_text(
+        suite_file.read_text().replace(
+            "pass: Order numbers come from the conversation.",
+            "pass: Order numbers come from the conversation.\n    human_only: true",
+        )
+    )
+    run(repo)
+    verdicts = {item: {"grounding": "fail" if item[1] == "fake/bad" else "pass"} for item in ITEMS}
+    assert review_csv("alice", verdicts).exit_code == 0
+    # the import folds the human verdicts into the current snapshot and its summary at once
+    document = json.loads((repo / "results" / "crm.json").read_text())
+    snap.validate(document)
+    assert document["summary"]["fake/good"]["criteria"]["grounding"]["passed"] == 4
+    assert document["summary"]["fake/bad"]["criteria"]["grounding"]["passed"] == 0
+    # a rerun (everything reused) keeps them: reviews are applied when the snapshot is built
+    again = run(repo)
+    assert again["summary"]["fake/bad"]["criteria"]["grounding"]["n"] == 4
+    good = next(r for r in again["records"] if r["candidate"] == "fake/good")
+    assert good["verdicts"]["grounding"]["scorer"] == "human:alice"
