@@ -130,6 +130,12 @@ def validate(ctx: click.Context, suites: tuple[str, ...]) -> None:
     "--dry-run", is_flag=True, help="Estimate calls, tokens and cost from the rendered prompts; call nothing."
 )
 @click.option("--shard", metavar="I/N", help="Run only slice I of N of the calls; writes a partial snapshot.")
+@click.option(
+    "--commit", "commit", is_flag=True, help="Commit results/<suite>.json (and nothing else) afterwards."
+)
+@click.option(
+    "--changed-since", metavar="REV", help="Only the suites whose files or catalog entries changed since REV."
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress, no scorecard.")
 @click.pass_context
 def run(
@@ -143,6 +149,8 @@ def run(
     shard: str | None,
     max_cost: float | None,
     dry_run: bool,
+    commit: bool,
+    changed_since: str | None,
     quiet: bool,
 ) -> None:
     """Run suites through every candidate and write results/<suite>.json.
@@ -155,11 +163,29 @@ def run(
     from bench.engine import run_suite
     from bench.errors import InputError
     from bench.merge import parse_shard
-    from bench.suite import load_suite
+    from bench.suite import load_suite, resolve_suite_dir
 
     root = _root(ctx)
     slice_ = parse_shard(shard) if shard else None
-    loaded = [load_suite(ref, root) for ref in _suite_dirs(root, suites)]  # all valid before any call
+    refs = _suite_dirs(root, suites)
+    if commit and slice_:
+        raise InputError("--commit with --shard: merge the partials (bench merge), then commit the snapshot")
+    if commit or changed_since:
+        from bench.history import find_repo
+
+        find_repo(root)  # refuse before spending anything, not after
+    if changed_since:
+        from bench.history import changed_suites
+
+        changed = set(changed_suites(root, changed_since))
+        refs = [ref for ref in refs if resolve_suite_dir(ref, root).name in changed]
+        if not refs:
+            click.echo(f"no suite changed since {changed_since}: nothing to run")
+            return
+        click.echo(
+            f"changed since {changed_since}: {', '.join(resolve_suite_dir(r, root).name for r in refs)}"
+        )
+    loaded = [load_suite(ref, root) for ref in refs]  # all valid before any call
     for suite in loaded:
         unknown = [k for k in candidates if suite.candidate(k) is None]
         if unknown and len(loaded) == 1:
@@ -175,7 +201,7 @@ def run(
             print_estimate(suite.name, estimate(suite, candidates, repeat), _console())
         return
     for suite in loaded:
-        run_suite(
+        document = run_suite(
             suite,
             root,
             candidates=candidates,
@@ -187,6 +213,13 @@ def run(
             shard=slice_,
             max_cost_usd=max_cost,
         )
+        if commit:
+            from bench import snapshot as snap
+            from bench.history import commit_message, commit_snapshot
+
+            path = snap.snapshot_path(root, suite.name)
+            sha = commit_snapshot(root, path, commit_message(document))
+            click.echo(f"committed {path} as {sha[:12]}")
 
 
 @cli.command()
