@@ -277,3 +277,11 @@ def test_repeats_sample_each_case_and_report_consistency(repo: Path, fake_openai
     result = CliRunner().invoke(cli, ["report", "crm"])
     assert "Consistency over 3 samples per case" in result.output
     assert "normal-1" in result.output
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "100000", "many"])
+def test_absurd_concurrency_is_bad_input(repo: Path, fake_openai: FakeAPI, value: str) -> None:
+    result = CliRunner().invoke(cli, ["run", "crm", "--concurrency", value])
+    assert result.exit_code == 2
+    assert "--concurrency" in result.output
+    assert fake_openai.requests == []
