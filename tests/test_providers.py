@@ -462,3 +462,38 @@ def test_gemini_is_registered_and_needs_a_base_url(tmp_path: Path) -> None:
     problems: list = []
     load_catalog(path, problems)
     assert any("needs 'base_url'" in p.message for p in problems)
+
+
+def test_connections_are_split_across_small_pools_and_all_used(tmp_path: Path) -> None:
+    """A candidate allowed 20 calls in flight gets pools of at most 8 connections (one big httpx pool
+    burns CPU re-scanning its connections), and the calls still run 20 at a time."""
+    import asyncio
+    import time
+
+    from bench.catalog import ModelEntry
+    from bench.providers import CallRequest, Message
+    from bench.providers.http import POOL_SIZE
+    from bench.providers.openai import OpenAIProvider
+
+    with FakeAPI(wire="openai", latency=0.1) as api:
+        entry = ModelEntry(key="k", provider="openai", model="m", base_url=api.base_url, limits={"concurrency": 20})
+        provider = OpenAIProvider(entry, "sk-x")
+
+        async def scenario() -> float:
+            await provider.open()
+            try:
+                assert len(provider.pools) == 3
+                request = CallRequest(messages=(Message("user", "hi"),), params={})
+                started = time.perf_counter()
+                await asyncio.gather(*(provider.send(request, 5.0) for _ in range(40)))
+                return time.perf_counter() - started
+            finally:
+                await provider.aclose()
+
+        wall = asyncio.run(scenario())
+        assert len(api.completed) == 40
+        # 40 calls of 100 ms, 20 at a time: about 0.2 s; one pool of 8 would need 0.5 s
+        assert wall < 0.45
+        ports = {r.headers.get("host") for r in api.completed}
+        assert ports  # all went to the same server
+        assert POOL_SIZE == 8

@@ -7,13 +7,11 @@ from typing import Any
 import httpx
 
 from bench.providers import register
-from bench.providers.base import CallRequest, ModelInfo, Provider, ProviderError, Reply, Usage
+from bench.providers.base import CallRequest, ModelInfo, ProviderError, Reply, Usage
 from bench.providers.http import (
+    HTTPProvider,
     error_from_body,
-    get_json,
-    make_client,
     parse_response,
-    post_json,
     rate_limit_headers,
     request_id,
 )
@@ -36,27 +34,17 @@ def _int(value: Any) -> int | None:
 
 
 @register
-class AnthropicProvider(Provider):
+class AnthropicProvider(HTTPProvider):
     name = "anthropic"
     # no seed and no JSON mode on this API
     supports = frozenset({"temperature", "max_tokens", "top_p", "stop"})
     default_concurrency = 8
 
-    def __init__(self, entry: Any, api_key: str | None):
-        super().__init__(entry, api_key)
-        self.client: httpx.AsyncClient | None = None
-        self.connections = int((entry.limits or {}).get("concurrency") or self.default_concurrency)
-
-    async def open(self) -> None:
+    def headers(self) -> dict[str, str]:
         headers = {"anthropic-version": API_VERSION}
         if self.api_key:
             headers["x-api-key"] = self.api_key
-        base = (self.entry.resolved_base_url() or "").rstrip("/") + "/"
-        self.client = make_client(base, self.connections, headers)
-
-    async def aclose(self) -> None:
-        if self.client is not None:
-            await self.client.aclose()
+        return headers
 
     def body(self, request: CallRequest) -> dict[str, Any]:
         system = "\n\n".join(m.content for m in request.messages if m.role == "system")
@@ -78,8 +66,7 @@ class AnthropicProvider(Provider):
         return body
 
     async def send(self, request: CallRequest, timeout: float) -> Reply:
-        assert self.client is not None, "open() first"
-        response = await post_json(self.client, "v1/messages", self.body(request), timeout)
+        response = await self.post("v1/messages", self.body(request), timeout)
         rid = request_id(response.headers)
         body = parse_response(response, rid)
         if response.status_code >= 400:
@@ -118,11 +105,10 @@ class AnthropicProvider(Provider):
     async def list_models(self, timeout: float) -> list[ModelInfo]:
         """``GET /v1/models``, page by page (``has_more`` / ``last_id``). The list holds dated ids; the
         ``-latest`` aliases answer calls without being listed."""
-        assert self.client is not None, "open() first"
         models: list[ModelInfo] = []
         params: dict[str, Any] = {"limit": LIST_PAGE}
         for _ in range(MAX_PAGES):
-            response = await get_json(self.client, "v1/models", timeout, params)
+            response = await self.get("v1/models", timeout, params)
             body = parse_response(response, request_id(response.headers))
             if response.status_code >= 400:
                 raise anthropic_error(response, body)

@@ -24,18 +24,15 @@ from bench.providers import register
 from bench.providers.base import (
     CallRequest,
     ModelInfo,
-    Provider,
     ProviderError,
     Reply,
     Usage,
     parse_duration,
 )
 from bench.providers.http import (
+    HTTPProvider,
     error_from_body,
-    get_json,
-    make_client,
     parse_response,
-    post_json,
     rate_limit_headers,
     request_id,
 )
@@ -109,7 +106,7 @@ def gemini_error(response: httpx.Response, body: Any) -> ProviderError:
 
 
 @register
-class GeminiProvider(Provider):
+class GeminiProvider(HTTPProvider):
     name = "gemini"
     supports = frozenset(
         {
@@ -128,22 +125,14 @@ class GeminiProvider(Provider):
 
     def __init__(self, entry: Any, api_key: str | None):
         super().__init__(entry, api_key)
-        self.client: httpx.AsyncClient | None = None
-        self.connections = int((entry.limits or {}).get("concurrency") or self.default_concurrency)
         base = (entry.resolved_base_url() or "").rstrip("/")
         # a base URL that already names the API version is accepted as such
         self.prefix = "" if base.endswith(("/v1beta", "/v1", "/v1alpha")) else "v1beta/"
         model = entry.model.removeprefix("models/")  # the API's own listing spells ids models/<id>
         self.path = f"{self.prefix}models/{quote(model, safe='-._~')}:generateContent"
 
-    async def open(self) -> None:
-        headers = {"x-goog-api-key": self.api_key} if self.api_key else {}
-        base = (self.entry.resolved_base_url() or "").rstrip("/") + "/"
-        self.client = make_client(base, self.connections, headers)
-
-    async def aclose(self) -> None:
-        if self.client is not None:
-            await self.client.aclose()
+    def headers(self) -> dict[str, str]:
+        return {"x-goog-api-key": self.api_key} if self.api_key else {}
 
     def body(self, request: CallRequest) -> dict[str, Any]:
         system = "\n\n".join(m.content for m in request.messages if m.role == "system")
@@ -172,8 +161,7 @@ class GeminiProvider(Provider):
         return body
 
     async def send(self, request: CallRequest, timeout: float) -> Reply:
-        assert self.client is not None, "open() first"
-        response = await post_json(self.client, self.path, self.body(request), timeout)
+        response = await self.post(self.path, self.body(request), timeout)
         rid = request_id(response.headers)
         body = parse_response(response, rid)
         if response.status_code >= 400:
@@ -221,11 +209,10 @@ class GeminiProvider(Provider):
 
     async def list_models(self, timeout: float) -> list[ModelInfo]:
         """``GET /v1beta/models`` page by page; ids lose their ``models/`` prefix to match the catalog."""
-        assert self.client is not None, "open() first"
         models: list[ModelInfo] = []
         params: dict[str, Any] = {"pageSize": LIST_PAGE}
         for _ in range(MAX_PAGES):
-            response = await get_json(self.client, f"{self.prefix}models", timeout, params)
+            response = await self.get(f"{self.prefix}models", timeout, params)
             body = parse_response(response, request_id(response.headers))
             if response.status_code >= 400:
                 raise gemini_error(response, body)

@@ -1,23 +1,26 @@
-"""Shared HTTP plumbing for the providers that speak over httpx: one pool per candidate, one SSL context.
+"""Shared HTTP plumbing for the providers that speak over httpx: small connection pools, one SSL context.
 
-Why a pool per candidate, not one shared client: on 2 cores a single pool of 50 connections re-scans its
-connections for every waiting request (seconds of CPU per thousand calls); several small pools do not.
-Building an SSL context costs ~20 ms, so all pools share one.
+Why several small pools per candidate, not one big client: on 2 cores an httpx pool of 50 connections
+re-scans its connections for every waiting request (seconds of CPU per thousand calls); pools of at most
+``POOL_SIZE`` connections do not. Each request goes to the least busy pool. Building an SSL context costs
+~20 ms, so all pools share one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import json
+import math
 import ssl
 import time
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from functools import lru_cache
 from typing import Any
 
 import httpx
 
-from bench.providers.base import ProviderError
+from bench.providers.base import Provider, ProviderError
 
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 
@@ -25,6 +28,53 @@ RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 @lru_cache(maxsize=1)
 def ssl_context() -> ssl.SSLContext:
     return ssl.create_default_context()
+
+
+POOL_SIZE = 8  # connections per httpx pool
+
+
+class HTTPProvider(Provider):
+    """A provider that speaks HTTP: subclasses give :meth:`headers` and call :meth:`post` / :meth:`get`."""
+
+    def __init__(self, entry: Any, api_key: str | None):
+        super().__init__(entry, api_key)
+        self.connections = int((entry.limits or {}).get("concurrency") or self.default_concurrency)
+        self.pools: list[httpx.AsyncClient] = []
+        self.busy: list[int] = []
+
+    def headers(self) -> dict[str, str]:
+        """Authentication and version headers (the key lives only here and in httpx's request)."""
+        return {}
+
+    async def open(self) -> None:
+        base = (self.entry.resolved_base_url() or "").rstrip("/") + "/"
+        count = max(1, math.ceil(self.connections / POOL_SIZE))
+        size = math.ceil(self.connections / count)
+        self.pools = [make_client(base, size, self.headers()) for _ in range(count)]
+        self.busy = [0] * count
+
+    async def aclose(self) -> None:
+        for pool in self.pools:
+            await pool.aclose()
+        self.pools = []
+
+    @contextlib.asynccontextmanager
+    async def pool(self) -> AsyncIterator[httpx.AsyncClient]:
+        assert self.pools, "open() first"
+        index = min(range(len(self.busy)), key=self.busy.__getitem__) if len(self.busy) > 1 else 0
+        self.busy[index] += 1
+        try:
+            yield self.pools[index]
+        finally:
+            self.busy[index] -= 1
+
+    async def post(self, path: str, body: dict[str, Any], timeout: float) -> httpx.Response:
+        async with self.pool() as client:
+            return await post_json(client, path, body, timeout)
+
+    async def get(self, path: str, timeout: float, params: dict[str, Any] | None = None) -> httpx.Response:
+        async with self.pool() as client:
+            return await get_json(client, path, timeout, params)
 
 
 def make_client(base_url: str, connections: int, headers: dict[str, str]) -> httpx.AsyncClient:

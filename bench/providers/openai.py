@@ -8,13 +8,11 @@ from typing import Any
 import httpx
 
 from bench.providers import register
-from bench.providers.base import CallRequest, ModelInfo, Provider, ProviderError, Reply, Usage
+from bench.providers.base import CallRequest, ModelInfo, ProviderError, Reply, Usage
 from bench.providers.http import (
+    HTTPProvider,
     error_from_body,
-    get_json,
-    make_client,
     parse_response,
-    post_json,
     rate_limit_headers,
     request_id,
 )
@@ -81,24 +79,13 @@ def parse_model_list(body: Any) -> list[ModelInfo]:
 
 
 @register
-class OpenAIProvider(Provider):
+class OpenAIProvider(HTTPProvider):
     name = "openai"
     default_concurrency = 8
     structured_output = True
 
-    def __init__(self, entry: Any, api_key: str | None):
-        super().__init__(entry, api_key)
-        self.client: httpx.AsyncClient | None = None
-        self.connections = int((entry.limits or {}).get("concurrency") or self.default_concurrency)
-
-    async def open(self) -> None:
-        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
-        base = (self.entry.resolved_base_url() or "").rstrip("/") + "/"
-        self.client = make_client(base, self.connections, headers)
-
-    async def aclose(self) -> None:
-        if self.client is not None:
-            await self.client.aclose()
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
 
     def body(self, request: CallRequest) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -123,8 +110,7 @@ class OpenAIProvider(Provider):
         return body
 
     async def send(self, request: CallRequest, timeout: float) -> Reply:
-        assert self.client is not None, "open() first"
-        response = await post_json(self.client, "chat/completions", self.body(request), timeout)
+        response = await self.post("chat/completions", self.body(request), timeout)
         rid = request_id(response.headers)
         body = parse_response(response, rid)
         if response.status_code >= 400:
@@ -154,8 +140,7 @@ class OpenAIProvider(Provider):
         )
 
     async def list_models(self, timeout: float) -> list[ModelInfo]:
-        assert self.client is not None, "open() first"
-        response = await get_json(self.client, "models", timeout)
+        response = await self.get("models", timeout)
         body = parse_response(response, request_id(response.headers))
         if response.status_code >= 400:
             raise openai_error(response, body)
