@@ -6,7 +6,7 @@ DeepDiff find the structural differences, and turns them into typed findings:
 
 - :class:`InputChange` (attribution material): prompt templates (with a short unified diff), cases added,
   removed or edited (by case fingerprint), rubric, a candidate's model id, params, pricing or other catalog
-  fields, candidates added or removed, the repeat count;
+  fields, candidates added or removed, the judge, the repeat count;
 - :class:`VerdictChange`: a case's verdict on a criterion moved (pass -> mixed/fail is a regression), with the
   reason of the head verdict;
 - :class:`ErrorChange`: a call that succeeded now fails (or the reverse);
@@ -15,11 +15,12 @@ DeepDiff find the structural differences, and turns them into typed findings:
 - :class:`CostChange`, :class:`LatencyChange`: cost per request or p95 latency moved past a threshold.
 
 Each regression and improvement carries its likely ``cause``: the case was edited, the candidate's model or
-params (or, for cost, pricing) changed, the prompt or rubric changed, else "no input changed: model drift or
-nondeterminism".
+params (or, for cost, pricing) changed, the prompt, rubric or judge (for the criteria it scores) changed, else
+"no input changed: model drift or nondeterminism".
 
-Thresholds come from the suite's ``compare:`` block (the snapshot does not carry it: the caller passes the
-mapping); missing keys take these defaults:
+Thresholds come from the suite's ``compare:`` block: the caller passes the mapping (``bench compare`` reads
+the block recorded in the head snapshot's ``settings.compare``, overridden by suite.yaml at head); missing
+keys take these defaults:
 
 - ``cost_increase: 0.10``: cost per request up more than 10% is a regression (down more than 10%: an
   improvement);
@@ -92,7 +93,7 @@ class InputChange(Finding):
 
     kind: ClassVar[str] = "input"
     direction: Direction = "change"
-    what: str  # prompt | case | cases | rubric | criterion | model | params | pricing | entry | candidate | repeat
+    what: str  # prompt case cases rubric criterion model params pricing entry candidate judge repeat
     subject: str
     summary: str
     diff: str | None = None
@@ -168,7 +169,7 @@ class RateChange(Finding):
 
     @property
     def detail(self) -> str | None:
-        return self.reading
+        return self.reading or None
 
     @property
     def criterion_id(self) -> str | None:
@@ -305,17 +306,20 @@ def _inputs_view(snapshot: Mapping[str, Any]) -> dict[str, Any]:
             for c in snapshot.get("candidates", [])
         },
         "repeat": (snapshot.get("settings") or {}).get("repeat"),
+        "judge": _judge_view(snapshot.get("judge")),
     }
+
+
+def _judge_view(judge: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Who judged which criteria: a judge change explains moves on the criteria it scores."""
+    if not judge:
+        return None
+    return {k: judge.get(k) for k in ("key", "provider", "model", "criteria")}
 
 
 RecordKey = tuple[str, str, int]
-
-
-def _record_view(record: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "error": _error_text(record.get("error")),
-        "verdicts": {c: v.get("verdict") for c, v in (record.get("verdicts") or {}).items()},
-    }
+#: one leaf of a record: (candidate, case, repeat, "verdict", criterion) or (candidate, case, repeat, "error", "")
+LeafKey = tuple[str, str, int, str, str]
 
 
 def _error_text(error: Mapping[str, Any] | None) -> str | None:
@@ -329,30 +333,39 @@ def _records_by_key(snapshot: Mapping[str, Any]) -> dict[RecordKey, Mapping[str,
     return {(r["candidate"], r["case"], int(r.get("repeat") or 0)): r for r in snapshot.get("records", [])}
 
 
+def _leaves(key: RecordKey, record: Mapping[str, Any]) -> dict[LeafKey, str | None]:
+    leaves: dict[LeafKey, str | None] = {(*key, "error", ""): _error_text(record.get("error"))}
+    for criterion, verdict in (record.get("verdicts") or {}).items():
+        leaves[(*key, "verdict", criterion)] = verdict.get("verdict")
+    return leaves
+
+
 def _records_view(
     base: Mapping[RecordKey, Mapping[str, Any]],
     head: Mapping[RecordKey, Mapping[str, Any]],
     candidates: set[str],
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Records of the compared candidates nested as candidate -> case -> repeat, keeping only those that differ.
+) -> tuple[dict[LeafKey, Any], dict[LeafKey, Any]]:
+    """The compared candidates' records as flat leaves keyed by (candidate, case, repeat, part, criterion),
+    keeping only the leaves that differ.
 
-    Identical records are dropped before DeepDiff sees them: a 5 x 1,000 comparison where a few dozen
-    verdicts moved diffs a few dozen records, not ten thousand.
+    Keys, not list positions: a case inserted at the top shifts nothing. Flat, and equal leaves dropped
+    before DeepDiff sees them: a 5 x 1,000 comparison costs DeepDiff one step per verdict that moved, not
+    several per record.
     """
-    before: dict[str, Any] = {}
-    after: dict[str, Any] = {}
+    before: dict[LeafKey, Any] = {}
+    after: dict[LeafKey, Any] = {}
     for key in base.keys() | head.keys():
         if key[0] not in candidates:
             continue
-        old = _record_view(base[key]) if key in base else None
-        new = _record_view(head[key]) if key in head else None
-        if old == new:
-            continue
-        candidate, case, repeat = key
-        if old is not None:
-            before.setdefault(candidate, {}).setdefault(case, {})[str(repeat)] = old
-        if new is not None:
-            after.setdefault(candidate, {}).setdefault(case, {})[str(repeat)] = new
+        old = _leaves(key, base[key]) if key in base else {}
+        new = _leaves(key, head[key]) if key in head else {}
+        for leaf in old.keys() | new.keys():
+            if leaf in old and leaf in new and old[leaf] == new[leaf]:
+                continue
+            if leaf in old:
+                before[leaf] = old[leaf]
+            if leaf in new:
+                after[leaf] = new[leaf]
     return before, after
 
 
@@ -405,6 +418,8 @@ class Attribution:
     params: dict[str, str] = field(default_factory=dict)
     pricing: dict[str, str] = field(default_factory=dict)
     entry: dict[str, str] = field(default_factory=dict)
+    judge: str | None = None  # "a → b" when the judge changed
+    judged: set[str] = field(default_factory=set)  # the criteria the head's judge scores
 
     def _candidate(self, candidate: str) -> list[str]:
         causes = []
@@ -419,6 +434,11 @@ class Attribution:
     def _prompt(self) -> list[str]:
         return [f"after the prompt change ({', '.join(self.prompt_roles)})"] if self.prompt_roles else []
 
+    def _judge(self, criterion: str | None) -> list[str]:
+        if self.judge is None or (criterion is not None and criterion not in self.judged):
+            return []
+        return [f"after the judge change ({self.judge})"]
+
     def _rubric(self, criterion: str | None) -> list[str]:
         if criterion is not None and criterion in self.changed_criteria:
             return [f"after the rubric change (criterion {criterion})"]
@@ -430,11 +450,13 @@ class Attribution:
 
     def for_case(self, candidate: str, case: str, criterion: str | None) -> str:
         edited = [f"case {case} was edited"] if case in self.edited_cases else []
-        return self._say(edited + self._candidate(candidate) + self._prompt() + self._rubric(criterion))
+        causes = edited + self._candidate(candidate) + self._prompt()
+        return self._say(causes + self._rubric(criterion) + self._judge(criterion))
 
     def for_rate(self, candidate: str, criterion: str | None) -> str:
         cases = ["after the case changes"] if self.cases_changed else []
-        return self._say(self._candidate(candidate) + self._prompt() + cases + self._rubric(criterion))
+        causes = self._candidate(candidate) + self._prompt() + cases
+        return self._say(causes + self._rubric(criterion) + self._judge(criterion))
 
     def for_cost(self, candidate: str) -> str:
         pricing = (
@@ -488,85 +510,105 @@ PRICE_FIELDS = (
 )
 
 
-def _input_changes(
-    changes: Iterable[Change],
-    base: Mapping[str, Any],
-    head: Mapping[str, Any],
-    base_files: Mapping[str, str],
-    head_files: Mapping[str, str],
-) -> tuple[list[InputChange], Attribution]:
-    why = Attribution()
-    found: list[InputChange] = []
-    touched_candidates: dict[str, set[str]] = {}
-    per_case = False
-    per_criterion = False
-    for change in changes:
-        group = change.path[0]
-        if group == "prompts":
-            role = change.path[1]
-            state = "added" if change.added else "removed" if change.removed else "changed"
-            why.prompt_roles.append(role)
-            diff = _short_diff(base_files.get(role), head_files.get(role), role)
-            found.append(
-                InputChange(what="prompt", subject=role, summary=f"prompt template {role} {state}", diff=diff)
-            )
-        elif group == "cases":
-            per_case = True
-            why.cases_changed = True
-            case = change.path[1]
-            if change.added:
-                found.append(InputChange(what="case", subject=case, summary=f"case {case} added"))
-            elif change.removed:
-                found.append(InputChange(what="case", subject=case, summary=f"case {case} removed"))
-            elif case not in why.edited_cases:
-                why.edited_cases.add(case)
-                found.append(InputChange(what="case", subject=case, summary=f"case {case} edited"))
-        elif group == "rubric":
-            per_criterion = True
-            why.rubric_changed = True
-            criterion = change.path[1]
-            if criterion in why.changed_criteria:
-                continue
-            why.changed_criteria.add(criterion)
-            state = "added" if change.added else "removed" if change.removed else "changed"
-            found.append(
-                InputChange(
-                    what="criterion", subject=criterion, summary=f"rubric criterion {criterion} {state}"
-                )
-            )
-        elif group == "candidates":
-            key = change.path[1]
-            if len(change.path) == 2 and (change.added or change.removed):
-                state = "added" if change.added else "removed"
-                found.append(
-                    InputChange(
-                        what="candidate", subject=key, candidate=key, summary=f"candidate {key} {state}"
-                    )
-                )
-            else:
-                touched_candidates.setdefault(key, set()).add(change.path[2])
-        elif group == "repeat":
-            found.append(
-                InputChange(
-                    what="repeat",
-                    subject="repeat",
-                    summary=f"repeat {_show(change.before)} → {_show(change.after)}",
-                )
-            )
-    if not per_case and (base.get("fingerprints") or {}).get("cases") != (head.get("fingerprints") or {}).get(
-        "cases"
+def _state(change: Change) -> str:
+    return "added" if change.added else "removed" if change.removed else "changed"
+
+
+class _InputReader:
+    """Turns the structural changes of the inputs into :class:`InputChange` findings, one group at a time,
+    and records them in an :class:`Attribution`."""
+
+    def __init__(
+        self,
+        base: Mapping[str, Any],
+        head: Mapping[str, Any],
+        base_files: Mapping[str, str],
+        head_files: Mapping[str, str],
     ):
-        why.cases_changed = True
-        found.append(
-            InputChange(what="cases", subject="cases", summary="the case file changed (order or fields)")
-        )
-    if not per_criterion and (base.get("fingerprints") or {}).get("rubric") != (
-        head.get("fingerprints") or {}
-    ).get("rubric"):
-        why.rubric_changed = True
-        found.append(InputChange(what="rubric", subject="rubric", summary="the rubric's checks changed"))
-    found += _candidate_changes(touched_candidates, base, head, why)
-    return found, why
+        self.base, self.head = base, head
+        self.base_files, self.head_files = base_files, head_files
+        self.why = Attribution()
+        self.found: list[InputChange] = []
+        self.touched: dict[str, set[str]] = {}  # candidate -> fields that differ
+        self.per_case = self.per_criterion = False
+
+    def read(self, changes: Iterable[Change]) -> tuple[list[InputChange], Attribution]:
+        handlers = {
+            "prompts": self.prompt,
+            "cases": self.case,
+            "rubric": self.criterion,
+            "candidates": self.candidate,
+            "judge": self.judge,
+            "repeat": self.repeat,
+        }
+        for change in changes:
+            handler = handlers.get(change.path[0])
+            if handler is not None:
+                handler(change)
+        self.whole_files()
+        self.found += _candidate_changes(self.touched, self.base, self.head, self.why)
+        return self.found, self.why
+
+    def add(self, what: str, subject: str, summary: str, **more: Any) -> None:
+        self.found.append(InputChange(what=what, subject=subject, summary=summary, **more))
+
+    def prompt(self, change: Change) -> None:
+        role = change.path[1]
+        self.why.prompt_roles.append(role)
+        diff = _short_diff(self.base_files.get(role), self.head_files.get(role), role)
+        self.add("prompt", role, f"prompt template {role} {_state(change)}", diff=diff)
+
+    def case(self, change: Change) -> None:
+        self.per_case = self.why.cases_changed = True
+        case = change.path[1]
+        if change.added or change.removed:
+            self.add("case", case, f"case {case} {_state(change)}")
+        elif case not in self.why.edited_cases:
+            self.why.edited_cases.add(case)
+            self.add("case", case, f"case {case} edited")
+
+    def criterion(self, change: Change) -> None:
+        self.per_criterion = self.why.rubric_changed = True
+        criterion = change.path[1]
+        if criterion not in self.why.changed_criteria:
+            self.why.changed_criteria.add(criterion)
+            self.add("criterion", criterion, f"rubric criterion {criterion} {_state(change)}")
+
+    def candidate(self, change: Change) -> None:
+        key = change.path[1]
+        if len(change.path) == 2 and (change.added or change.removed):
+            self.add("candidate", key, f"candidate {key} {_state(change)}", candidate=key)
+        elif len(change.path) > 2:
+            self.touched.setdefault(key, set()).add(change.path[2])
+
+    def judge(self, change: Change) -> None:
+        if self.why.judge is not None:
+            return  # one finding for the judge, however many of its fields moved
+        self.why.judge = _judge_delta(self.base.get("judge"), self.head.get("judge"))
+        self.why.judged = set((self.head.get("judge") or self.base.get("judge") or {}).get("criteria") or [])
+        self.add("judge", "judge", f"judge {self.why.judge}")
+
+    def repeat(self, change: Change) -> None:
+        self.add("repeat", "repeat", f"repeat {_show(change.before)} → {_show(change.after)}")
+
+    def whole_files(self) -> None:
+        """Fingerprints that moved with no per-item change: case order, or the rubric's checks."""
+        before, after = self.base.get("fingerprints") or {}, self.head.get("fingerprints") or {}
+        if not self.per_case and before.get("cases") != after.get("cases"):
+            self.why.cases_changed = True
+            self.add("cases", "cases", "the case file changed (order or fields)")
+        if not self.per_criterion and before.get("rubric") != after.get("rubric"):
+            self.why.rubric_changed = True
+            self.add("rubric", "rubric", "the rubric's checks changed")
+
+
+def _judge_delta(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> str:
+    def name(judge: Mapping[str, Any] | None) -> str:
+        return "(none)" if not judge else f"{judge.get('key')} ({judge.get('model')})"
+
+    if before and after and name(before) == name(after):
+        return f"criteria {sorted(before.get('criteria') or [])} → {sorted(after.get('criteria') or [])}"
+    return f"{name(before)} → {name(after)}"
 
 
 def _candidate_changes(
@@ -612,7 +654,14 @@ def _candidate_changes(
                 )
             )
         other = fields_ & {"base_url", "limits"}
-        if "fingerprint" in fields_ and not fields_ & {"model", "provider", "params", "pricing"}:
+        if "fingerprint" in fields_ and not fields_ & {
+            "model",
+            "provider",
+            "params",
+            "pricing",
+            "base_url",
+            "limits",
+        }:
             other.add("catalog entry")
         if other:
             why.entry[key] = ", ".join(sorted(other))
@@ -635,52 +684,49 @@ def _record_findings(
     found: list[Finding] = []
     errored: set[RecordKey] = set()
     for change in changes:
-        if change.path[0] != "records" or len(change.path) < 5:
-            continue  # a whole record, case or candidate on one side only: an input change says why
-        candidate, case, repeat_text, part = change.path[1:5]
-        key = (candidate, case, int(repeat_text))
+        if change.path[0] != "records" or change.added or change.removed:
+            continue  # a record or criterion on one side only: an input change (case, rubric) says why
+        candidate, case, repeat, part, criterion = change.path[1]
+        key = (candidate, case, repeat)
         if part == "error":
             errored.add(key)
-            if change.before is None and change.after is not None:
-                found.append(
-                    ErrorChange(
-                        direction="regression",
-                        candidate=candidate,
-                        case=case,
-                        repeat=key[2],
-                        error=change.after,
-                        cause=why.for_case(candidate, case, None),
-                    )
-                )
-            elif change.before is not None and change.after is None:
-                found.append(
-                    ErrorChange(
-                        direction="improvement",
-                        candidate=candidate,
-                        case=case,
-                        repeat=key[2],
-                        error=change.before,
-                        cause=why.for_case(candidate, case, None),
-                    )
-                )
-        elif part == "verdicts" and len(change.path) >= 6:
-            finding = _verdict_finding(change, key, head_records.get(key), why)
-            if finding is not None:
-                found.append(finding)
+            finding = _error_finding(change, key, why)
+        else:
+            finding = _verdict_finding(change, key, criterion, head_records.get(key), why)
+        if finding is not None:
+            found.append(finding)
     # a call that now fails (or now works) is one finding, not one per criterion
     return [
         f for f in found if not (isinstance(f, VerdictChange) and (f.candidate, f.case, f.repeat) in errored)
     ]
 
 
+def _error_finding(change: Change, key: RecordKey, why: Attribution) -> ErrorChange | None:
+    candidate, case, repeat = key
+    if (change.before is None) == (change.after is None):
+        return None  # still failing, with another message
+    direction: Direction = "regression" if change.before is None else "improvement"
+    return ErrorChange(
+        direction=direction,
+        candidate=candidate,
+        case=case,
+        repeat=repeat,
+        error=change.after if direction == "regression" else change.before,
+        cause=why.for_case(candidate, case, None),
+    )
+
+
 def _verdict_finding(
-    change: Change, key: RecordKey, head_record: Mapping[str, Any] | None, why: Attribution
+    change: Change,
+    key: RecordKey,
+    criterion: str,
+    head_record: Mapping[str, Any] | None,
+    why: Attribution,
 ) -> VerdictChange | None:
     candidate, case, repeat = key
-    criterion = change.path[5]
     before, after = change.before, change.after
     if before is None or after is None:
-        return None  # a criterion scored on one side only: the rubric change says so
+        return None
     direction = _verdict_direction(before, after)
     if direction is None:
         return None
@@ -752,6 +798,7 @@ def _rate_findings(
         )
     base_records = [r for r in base.get("records", []) if r["candidate"] == candidate]
     head_records = [r for r in head.get("records", []) if r["candidate"] == candidate]
+    same_cases = {r["case"] for r in base_records} == {r["case"] for r in head_records}
     found: list[Finding] = []
     for metric, old, new, criteria in metrics:
         if not old or not new or old.get("rate") is None or new.get("rate") is None:
@@ -766,9 +813,12 @@ def _rate_findings(
             case_outcomes(_only(head_records, criteria)),
             alpha=limits["alpha"],
         )
+        if paired.discordant == 0 and not same_cases:
+            continue  # the rate moved only because cases were added or removed: the inputs say which
         direction: Direction = "regression" if delta < 0 else "improvement"
         significant = paired.verdict == ("A better" if delta < 0 else "B better")
-        reading = paired.sentence if significant else (paired.min_detectable or paired.sentence)
+        # the headline says whether it is significant; the reading adds why a move cannot be, when it cannot
+        reading = "" if significant else (paired.min_detectable or "")
         found.append(
             RateChange(
                 direction=direction,
@@ -891,7 +941,7 @@ def compare(
     before_view, after_view = _inputs_view(base), _inputs_view(head)
     before_view["records"], after_view["records"] = _records_view(base_records, head_records, set(compared))
     changes = structural_changes(before_view, after_view)
-    inputs, why = _input_changes(changes, base, head, base_files or {}, head_files or {})
+    inputs, why = _InputReader(base, head, base_files or {}, head_files or {}).read(changes)
 
     kinds = {c["id"]: c.get("kind", "quality") for c in [*base.get("rubric", []), *head.get("rubric", [])]}
     findings = _record_findings(changes, head_records, why)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -83,12 +83,14 @@ def default_branch(repo: git.Repo) -> str | None:
     return next((name for name in DEFAULT_BRANCHES if _try_rev(repo, name) is not None), None)
 
 
-def default_base(repo: git.Repo) -> str:
+def default_base(repo: git.Repo, working_tree_paths: Sequence[str] = ()) -> str:
     """What a change is compared against when no ``--base`` is given.
 
     On a feature branch (or a detached CI checkout of one): where it forked from the default branch (their
     merge-base), so a pull request is compared with what it would merge into. On the default branch itself,
-    or at its tip, or when there is no default branch: the previous commit (HEAD~1).
+    or at its tip, or when there is no default branch: the previous commit (HEAD~1) -- unless the head side
+    is the working tree and one of ``working_tree_paths`` (e.g. ``results/``, ``suites/``) has uncommitted
+    changes: then HEAD, so "what did my uncommitted run change" is not mixed with the last commit's change.
     """
     head = _try_rev(repo, "HEAD")
     if head is None:
@@ -98,12 +100,20 @@ def default_base(repo: git.Repo) -> str:
         bases = repo.merge_base("HEAD", branch)
         if bases:
             return bases[0].hexsha
+    if working_tree_paths and _uncommitted(repo, working_tree_paths):
+        return head
     parent = _try_rev(repo, "HEAD~1")
     if parent is None:
         raise InputError(
             "HEAD is the first commit: there is no earlier commit to compare with (pass --base REV)"
         )
     return parent
+
+
+def _uncommitted(repo: git.Repo, paths: Sequence[str]) -> bool:
+    """Whether any of ``paths`` differs from HEAD in the working tree (untracked files included)."""
+    status = repo.git.status("--porcelain", "--untracked-files=all", "--", *paths)
+    return bool(status.strip())
 
 
 def _on_default_branch(repo: git.Repo, branch: str, head: str) -> bool:
@@ -114,7 +124,9 @@ def _on_default_branch(repo: git.Repo, branch: str, head: str) -> bool:
     except TypeError:  # detached HEAD, e.g. a CI checkout of a pull request
         return False
     if branch == "origin/HEAD":
-        target = repo.git.symbolic_ref("--quiet", "refs/remotes/origin/HEAD").rsplit("/", 1)[-1]
+        target = repo.git.symbolic_ref("--quiet", "refs/remotes/origin/HEAD").removeprefix(
+            "refs/remotes/origin/"
+        )
     else:
         target = branch.split("/", 1)[1] if branch.startswith("origin/") else branch
     return current == target
@@ -143,7 +155,12 @@ def file_at(repo: git.Repo, rev: str | None, path: str) -> str | None:
         return None
     if blob.type != "blob":
         return None
-    return blob.data_stream.read().decode("utf-8", errors="replace")
+    return _text(blob.data_stream.read())
+
+
+def _text(data: bytes) -> str:
+    """Decode like ``Path.read_text`` does (universal newlines), so fingerprints of both agree."""
+    return data.decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
 
 
 def rev_label(repo: git.Repo, rev: str | None) -> str:
@@ -157,13 +174,11 @@ def snapshot_path_in_repo(repo: git.Repo, suite: str, root: Path | None = None) 
     return repo_path(repo, root, f"{RESULTS_DIR}/{suite}.json")
 
 
-def snapshot_at(
-    repo: git.Repo, rev: str | None, suite: str, root: Path | None = None, missing_ok: bool = False
-) -> dict[str, Any] | None:
+def snapshot_at(repo: git.Repo, rev: str | None, suite: str, root: Path | None = None) -> dict[str, Any]:
     """The parsed snapshot ``results/<suite>.json`` at ``rev`` (``None``: the working tree).
 
-    Raises InputError naming the revision and the path when there is no snapshot there (or returns
-    ``None`` with ``missing_ok``), so "no snapshot at that commit" reads as such, not as a traceback.
+    Raises InputError naming the revision and the path when there is no snapshot there, so "no snapshot at
+    that commit" reads as such, not as a traceback.
     """
     from bench.snapshot import loads
 
@@ -171,10 +186,91 @@ def snapshot_at(
     text = file_at(repo, rev, path)
     where = "the working tree" if rev is None else f"revision {rev[:12]}"
     if text is None:
-        if missing_ok:
-            return None
         raise InputError(f"no snapshot {path} in {where}: run `bench run {suite}` and commit the result")
     return loads(text, f"{path} ({where})")
+
+
+def _suite_dir(snapshot: Mapping[str, Any]) -> str:
+    suite = snapshot.get("suite") or {}
+    path = suite.get("path")
+    if not path or Path(path).is_absolute():
+        path = f"suites/{suite.get('name')}"
+    return str(path)
+
+
+def _suite_config_at(
+    repo: git.Repo, rev: str | None, snapshot: Mapping[str, Any], root: Path | None
+) -> dict[str, Any]:
+    import yaml
+
+    text = file_at(repo, rev, repo_path(repo, root, f"{_suite_dir(snapshot)}/suite.yaml"))
+    try:
+        data = yaml.safe_load(text) if text else None
+    except yaml.YAMLError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def prompt_files_at(
+    repo: git.Repo, rev: str | None, snapshot: Mapping[str, Any], root: Path | None = None
+) -> dict[str, str]:
+    """The prompt templates a snapshot was made with, by role (for compare's diff).
+
+    The snapshot names its template files (``suite.files``; an older snapshot without them: the
+    ``prompt:`` block of suite.yaml at ``rev``) and fingerprints their text. The text at ``rev`` is used when
+    its fingerprint matches; otherwise (the snapshot was made before a template edit was committed) the
+    version at the commit the run was made on, else the most recent earlier version that matches. A role
+    whose text cannot be found is left out: no diff beats a wrong diff.
+    """
+    files = (snapshot.get("suite") or {}).get("files") or {}
+    paths = {name.split(".", 1)[1]: path for name, path in files.items() if name.startswith("prompt.")}
+    if not paths:
+        prompt = _suite_config_at(repo, rev, snapshot, root).get("prompt") or {}
+        paths = {role: path for role, path in prompt.items() if isinstance(path, str)}
+    wanted = (snapshot.get("fingerprints") or {}).get("prompts") or {}
+    made_on = (snapshot.get("git") or {}).get("commit")
+    texts = {}
+    for role, path in paths.items():
+        full = repo_path(repo, root, f"{_suite_dir(snapshot)}/{path}")
+        text = _version_with_fingerprint(repo, full, wanted.get(role), rev, made_on)
+        if text is not None:
+            texts[role] = text
+    return texts
+
+
+HISTORY_SEARCH = 100  # earlier versions of a template searched for a matching fingerprint
+
+
+def _version_with_fingerprint(
+    repo: git.Repo, path: str, fingerprint: str | None, rev: str | None, made_on: str | None
+) -> str | None:
+    from bench.catalog import sha256_json
+
+    text = file_at(repo, rev, path)
+    if fingerprint is None or (text is not None and sha256_json(text) == fingerprint):
+        return text
+    if made_on and _try_rev(repo, made_on):
+        text = file_at(repo, made_on, path)
+        if text is not None and sha256_json(text) == fingerprint:
+            return text
+    start = resolve_rev(repo, rev) if rev is not None else "HEAD"
+    out = _git(repo, ["log", "--format=%H", f"--max-count={HISTORY_SEARCH}", start, "--", path])
+    commits = out.decode().split()
+    for blob in _read_blobs(repo, [f"{c}:{path}" for c in commits]):
+        if blob is not None and sha256_json(_text(blob)) == fingerprint:
+            return _text(blob)
+    return None
+
+
+def compare_thresholds_at(
+    repo: git.Repo, rev: str | None, snapshot: Mapping[str, Any], root: Path | None = None
+) -> dict[str, Any]:
+    """The suite's ``compare:`` thresholds: the block the snapshot was run with (``settings.compare``),
+    overridden by the suite.yaml at ``rev``, so a threshold edited in a pull request applies at once."""
+    recorded = (snapshot.get("settings") or {}).get("compare")
+    block = _suite_config_at(repo, rev, snapshot, root).get("compare")
+    merged = dict(recorded) if isinstance(recorded, dict) else {}
+    return merged | (dict(block) if isinstance(block, dict) else {})
 
 
 def snapshots_present(repo: git.Repo, rev: str | None, root: Path | None = None) -> list[str]:
