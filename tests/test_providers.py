@@ -476,7 +476,9 @@ def test_connections_are_split_across_small_pools_and_all_used(tmp_path: Path) -
     from bench.providers.openai import OpenAIProvider
 
     with FakeAPI(wire="openai", latency=0.1) as api:
-        entry = ModelEntry(key="k", provider="openai", model="m", base_url=api.base_url, limits={"concurrency": 20})
+        entry = ModelEntry(
+            key="k", provider="openai", model="m", base_url=api.base_url, limits={"concurrency": 20}
+        )
         provider = OpenAIProvider(entry, "sk-x")
 
         async def scenario() -> float:
