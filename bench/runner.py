@@ -339,6 +339,7 @@ class _Run:
         self.lowest: dict[str, int] = {}
         self.secrets: list[str] = []
         self.shared: _Shared | None = None
+        self.sink: list[CallRecord] = []  # the records of the phase that is running
 
     def open(self, secrets: list[str]) -> None:
         self.secrets = secrets
@@ -400,7 +401,7 @@ class _Run:
     async def run_plans(self, plans: list[CallPlan]) -> list[CallRecord]:
         """Records for these plans: from the journal, the previous snapshot, the cache, or new calls."""
         assert self.shared is not None, "open() first"
-        self.sink: list[CallRecord] = []
+        self.sink = []
         self.progress.total += len(plans)
         options = self.options
         cache = self.cache
