@@ -688,6 +688,7 @@ def _record_findings(
             continue  # a record or criterion on one side only: an input change (case, rubric) says why
         candidate, case, repeat, part, criterion = change.path[1]
         key = (candidate, case, repeat)
+        finding: Finding | None
         if part == "error":
             errored.add(key)
             finding = _error_finding(change, key, why)
@@ -863,6 +864,7 @@ def _cost_and_latency(
     new_cost = (new.get("cost") or {}).get("per_request_usd")
     direction = _moved(old_cost, new_cost, limits["cost_increase"])
     if direction is not None:
+        assert old_cost is not None and new_cost is not None  # _moved() needs both to give a direction
         found.append(
             CostChange(
                 direction=direction,
@@ -876,6 +878,7 @@ def _cost_and_latency(
     new_p95 = (new.get("latency_ms") or {}).get("p95")
     direction = _moved(old_p95, new_p95, limits["latency_p95_increase"])
     if direction is not None:
+        assert old_p95 is not None and new_p95 is not None  # _moved() needs both to give a direction
         found.append(
             LatencyChange(
                 direction=direction,

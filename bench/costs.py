@@ -120,6 +120,7 @@ def call_cost(pricing: Mapping[str, Any] | None, usage: Mapping[str, Any] | None
     """
     if not is_priced(pricing) or not usage:
         return None
+    assert pricing is not None  # is_priced() is False for a missing pricing block
     input_tokens = _tokens(usage, "input_tokens")
     output_tokens = _tokens(usage, "output_tokens")
     if input_tokens is None or output_tokens is None:
@@ -152,8 +153,8 @@ def record_cost(
     success = None if record.get("error") else call_cost(pricing, usage)
     if success is not None:
         failed_try = {"input_tokens": usage["input_tokens"], "cached_tokens": usage.get("cached_tokens")}
-        failed = call_cost(pricing, {**failed_try, "output_tokens": 0}) or 0.0
-        return success + (attempts - 1) * failed
+        failed_try_usd = call_cost(pricing, {**failed_try, "output_tokens": 0}) or 0.0
+        return success + (attempts - 1) * failed_try_usd
     if fallback_input_tokens is None:
         return None
     failed = call_cost(pricing, {"input_tokens": round(fallback_input_tokens), "output_tokens": 0})

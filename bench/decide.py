@@ -612,7 +612,9 @@ def record_decision(
     if outcome not in OUTCOMES:
         raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}, got {outcome!r}")
     now = now or datetime.now(UTC).astimezone()
-    entry = next((c for c in snapshot.get("candidates", []) if c.get("key") == candidate), {})
+    entry: Mapping[str, Any] = next(
+        (c for c in snapshot.get("candidates", []) if c.get("key") == candidate), {}
+    )
     git_state = snapshot.get("git") or {}
     front = {
         "outcome": outcome,

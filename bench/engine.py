@@ -6,6 +6,8 @@ import asyncio
 import sys
 import time
 from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
@@ -18,6 +20,10 @@ from bench.retry import RetryPolicy
 from bench.runner import CallRecord, Progress, RunOptions, RunResult, execute
 from bench.suite import Suite
 
+if TYPE_CHECKING:
+    from rich.progress import Progress as RichProgress
+    from rich.progress import TaskID
+
 
 class ProgressView:
     """A rich progress bar on a terminal; plain lines (every 10% or 10 s) otherwise, e.g. in CI logs."""
@@ -27,8 +33,8 @@ class ProgressView:
         self.console = console
         self.quiet = quiet
         self.tty = console.is_terminal
-        self.bar = None
-        self.task = None
+        self.bar: RichProgress | None = None
+        self.task: TaskID | None = None
         self.last_line = 0.0
         self.last_done = 0
 
@@ -57,9 +63,11 @@ class ProgressView:
             self.task = self.bar.add_task(self.suite.name, total=None, errors=0, cached=0)
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if self.bar is not None:
-            self.bar.__exit__(*exc)
+            self.bar.__exit__(kind, value, tb)
 
     def update(self, progress: Progress, record: CallRecord | None) -> None:
         if self.quiet:

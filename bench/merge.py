@@ -76,7 +76,7 @@ def merge(partials: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
         seen_shards[shard["index"]] = name
 
     records: dict[tuple[str, str, int], dict[str, Any]] = {}
-    judge_records = []
+    judge_records: list[dict[str, Any]] = []
     for _, partial in partials:
         for record in partial["records"]:
             records[(record["candidate"], record["case"], record["repeat"])] = record

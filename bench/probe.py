@@ -474,6 +474,7 @@ class _Prober:
         not_found = error is not None and error.status == 404
         if listed is None:
             if not_found:
+                assert error is not None  # not_found implies an error
                 result.set("model_listed", FAIL, f"{model!r} not found: {short(error.message)}")
             else:
                 result.set("model_listed", CHECK, f"{problem}; confirm {model!r} by hand")

@@ -547,6 +547,7 @@ async def _judge(suite: Suite, judge: Candidate, records: list[CallRecord], run:
             parse_verdict(answer.output)
         except UnparsableVerdict:
             again.append((record, criterion))
+    assert run.shared is not None  # run_plans() above needs an opened run
     second = (
         await run.run_plans(plans_for(again, retry=True)) if again and not run.shared.stop.is_set() else []
     )

@@ -21,7 +21,7 @@ from bench.catalog import sha256_json
 from bench.costs import call_cost
 from bench.errors import InputError
 from bench.probe import read_probe
-from bench.runner import RunResult
+from bench.runner import CallRecord, RunResult
 from bench.scoring.aggregate import summarize_candidate
 from bench.scoring.verdicts import combine, judge_verdict, score_record
 from bench.suite import Suite
@@ -72,7 +72,7 @@ def build(suite: Suite, run: RunResult, root: Path, reviews: list[Any] | None = 
     cases = {case.id: case for case in suite.cases}
     records = []
     for record in sorted(run.records, key=lambda r: (r.candidate, r.case, r.repeat)):
-        data = {
+        data: dict[str, Any] = {
             "candidate": record.candidate,
             "case": record.case,
             "repeat": record.repeat,
@@ -250,7 +250,7 @@ def _judge_info(suite: Suite, run: RunResult, judge_records: list[dict[str, Any]
 
 def _judge_records(suite: Suite, run: RunResult, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Store each judge call apart from the candidates' and fold its verdict into the judged record."""
-    answers: dict[tuple[str, str, int, str], Any] = {}
+    answers: dict[tuple[str, str, int, str], CallRecord] = {}
     stored = []
     for call in sorted(run.judge_records, key=lambda r: (r.meta, r.case, r.repeat, r.retry_of_judge)):
         candidate, criterion = call.meta
@@ -283,10 +283,10 @@ def _judge_records(suite: Suite, run: RunResult, records: list[dict[str, Any]]) 
             if record["error"]:
                 continue
             for criterion in judged:
-                call = answers.get((record["candidate"], record["case"], record["repeat"], criterion))
-                if call is None:
+                answer = answers.get((record["candidate"], record["case"], record["repeat"], criterion))
+                if answer is None:
                     continue  # not judged (the run stopped before): no verdict, never a silent pass
-                verdict = judge_verdict(call.candidate, call.output, call.error)
+                verdict = judge_verdict(answer.candidate, answer.output, answer.error)
                 combined = combine(record["verdicts"].get(criterion), verdict)
                 if combined is not None:
                     record["verdicts"][criterion] = combined

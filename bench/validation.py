@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import difflib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from bench.errors import Problem
@@ -39,7 +39,7 @@ def is_type(value: Any, expected: Any) -> bool:
     return False
 
 
-def did_you_mean(word: str, choices: list[str] | set[str] | Mapping[str, Any]) -> str | None:
+def did_you_mean(word: str, choices: Iterable[str] | Mapping[str, Any]) -> str | None:
     close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
     return f"did you mean {close[0]!r}?" if close else None
 

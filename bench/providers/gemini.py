@@ -88,7 +88,8 @@ def gemini_error(response: httpx.Response, body: Any) -> ProviderError:
     error = body.get("error") if isinstance(body, dict) else None
     error = error if isinstance(error, dict) else {}
     status = error.get("status") if isinstance(error.get("status"), str) else None
-    details = error.get("details") if isinstance(error.get("details"), list) else []
+    details = error.get("details")
+    details = details if isinstance(details, list) else []
     reason = retry_delay = None
     for detail in details:
         if not isinstance(detail, dict):

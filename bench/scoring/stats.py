@@ -24,7 +24,7 @@ from collections import Counter, defaultdict
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 __all__ = [
     "KRIPPENDORFF_RELIABLE",
@@ -627,11 +627,14 @@ class Agreement:
         return f"{a} {verb} {b} on {on}: alpha {self.alpha:.2f}, n {self.n} ({band})"
 
 
+_Item = TypeVar("_Item", bound=Hashable)
+
+
 def agreement(
     name_a: str,
-    ratings_a: Mapping[Hashable, str | None],
+    ratings_a: Mapping[_Item, str | None],
     name_b: str,
-    ratings_b: Mapping[Hashable, str | None],
+    ratings_b: Mapping[_Item, str | None],
     categories: Sequence[str] = ("fail", "mixed", "pass"),
     criterion: str | None = None,
 ) -> Agreement:
