@@ -46,8 +46,13 @@ def validate(snapshot: dict[str, Any]) -> None:
     jsonschema.Draft202012Validator(schema()).validate(snapshot)
 
 
-def git_state(root: Path) -> dict[str, Any] | None:
-    """Commit and dirty flag of the repository holding ``root``; None outside git."""
+def git_state(root: Path, inputs: list[Path] | None = None) -> dict[str, Any] | None:
+    """Commit, branch and dirty flag of the repository holding ``root``; None outside git.
+
+    ``dirty`` says whether the run's INPUTS (``inputs``: the suite folder and the catalog) differ from the
+    commit, which is what a reader of the snapshot needs to know; the snapshot's own file, a new file
+    elsewhere or an edit in another suite does not make a run dirty. Without ``inputs``: the whole tree.
+    """
     try:
         import git
     except ImportError:  # pragma: no cover - a declared dependency
@@ -64,7 +69,16 @@ def git_state(root: Path) -> dict[str, Any] | None:
         branch = repo.active_branch.name
     except TypeError:  # detached head
         branch = None
-    return {"commit": commit, "dirty": repo.is_dirty(untracked_files=True), "branch": branch}
+    if inputs is None:
+        dirty = repo.is_dirty(untracked_files=True)
+    else:
+        top = Path(repo.working_tree_dir or root).resolve()
+        dirty = any(
+            repo.is_dirty(untracked_files=True, path=str(p.resolve().relative_to(top)))
+            for p in inputs
+            if p.resolve().is_relative_to(top)
+        )
+    return {"commit": commit, "dirty": dirty, "branch": branch}
 
 
 def build(suite: Suite, run: RunResult, root: Path, reviews: list[Any] | None = None) -> dict[str, Any]:
@@ -133,7 +147,7 @@ def build(suite: Suite, run: RunResult, root: Path, reviews: list[Any] | None = 
         },
         "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "complete": run.complete,
-        "git": git_state(root),
+        "git": git_state(root, [suite.dir, suite.catalog.path]),
         "fingerprints": suite.fingerprints,
         "settings": {
             "repeat": run.repeat,

@@ -66,3 +66,16 @@ def test_changed_since_runs_only_changed_suites(repo: Path, fake_openai: FakeAPI
 
     bad = CliRunner().invoke(cli, ["run", "--changed-since", "no-such-rev", "--quiet"])
     assert bad.exit_code == 2 and "unknown revision 'no-such-rev'" in bad.output
+
+
+def test_dirty_flag_follows_the_suite_inputs(repo: Path, fake_openai: FakeAPI) -> None:
+    from bench.engine import run_suite
+    from bench.suite import load_suite
+
+    g = init(repo)
+    (repo / "unrelated.txt").write_text("not an input of the suite\n")
+    clean = run_suite(load_suite("crm", repo), repo, quiet=True)
+    assert clean["git"] == {"commit": g.head.commit.hexsha, "dirty": False, "branch": "main"}
+    prompt = repo / "suites" / "crm" / "prompts" / "user.md"
+    prompt.write_text(prompt.read_text() + "\nKeep it short.")
+    assert run_suite(load_suite("crm", repo), repo, quiet=True)["git"]["dirty"] is True
