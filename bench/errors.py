@@ -58,7 +58,13 @@ class Problem:
 class SuiteInvalid(InputError):
     """A suite (or the catalog) has problems; all of them are listed, not only the first."""
 
+    #: beyond this many, the message says how many more there are (``bench validate`` lists them all)
+    SHOWN = 25
+
     def __init__(self, problems: list[Problem]):
         self.problems = problems
         errors = [p for p in problems if p.severity == "error"]
-        super().__init__("\n".join(p.format() for p in errors) or "invalid suite")
+        lines = [p.format() for p in errors[: self.SHOWN]]
+        if len(errors) > self.SHOWN:
+            lines.append(f"... and {len(errors) - self.SHOWN} more errors: `bench validate` lists them all")
+        super().__init__("\n".join(lines) or "invalid suite")

@@ -220,3 +220,18 @@ def test_cases_file_that_is_not_a_list(repo: Path) -> None:
     code, output = run_cli("validate", "crm")
     assert code == 2
     assert "the cases file must be a list of cases, found a mapping" in output
+
+
+def test_many_errors_are_capped_in_the_message_but_all_listed_by_validate(repo: Path) -> None:
+    path = repo / "suites" / "crm" / "cases.yaml"
+    cases = [
+        {"id": f"c{i}", "category": "nope", "vars": {"channel": "x", "conversation": "y"}} for i in range(40)
+    ]
+    path.write_text(yaml.safe_dump(cases))
+    with pytest.raises(SuiteInvalid) as info:
+        load_suite("crm", repo)
+    message = str(info.value)
+    assert message.count("unknown category 'nope'") == SuiteInvalid.SHOWN
+    assert "... and 15 more errors: `bench validate` lists them all" in message
+    code, output = run_cli("validate", "crm")
+    assert code == 2 and output.count("unknown category 'nope'") == 40
