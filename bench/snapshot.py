@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import tempfile
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -52,32 +53,28 @@ def git_state(root: Path, inputs: list[Path] | None = None) -> dict[str, Any] | 
     ``dirty`` says whether the run's INPUTS (``inputs``: the suite folder and the catalog) differ from the
     commit, which is what a reader of the snapshot needs to know; the snapshot's own file, a new file
     elsewhere or an edit in another suite does not make a run dirty. Without ``inputs``: the whole tree.
+    One ``git status`` process answers all three (GitPython's import alone costs more than that).
     """
+    command = ["git", "status", "--porcelain=v2", "--branch", "--untracked-files=all", "--"]
+    command += [str(p.resolve()) for p in inputs or []]
     try:
-        import git
-    except ImportError:  # pragma: no cover - a declared dependency
+        result = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
+    except OSError:  # no git on this machine
         return None
-    try:
-        repo = git.Repo(root, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        return None
-    try:
-        commit = repo.head.commit.hexsha
-    except ValueError:  # no commit yet
-        commit = None
-    try:
-        branch = repo.active_branch.name
-    except TypeError:  # detached head
-        branch = None
-    if inputs is None:
-        dirty = repo.is_dirty(untracked_files=True)
-    else:
-        top = Path(repo.working_tree_dir or root).resolve()
-        dirty = any(
-            repo.is_dirty(untracked_files=True, path=str(p.resolve().relative_to(top)))
-            for p in inputs
-            if p.resolve().is_relative_to(top)
-        )
+    if result.returncode != 0:
+        return None  # not a repository
+    commit: str | None = None
+    branch: str | None = None
+    dirty = False
+    for line in result.stdout.splitlines():
+        if line.startswith("# branch.oid "):
+            oid = line.removeprefix("# branch.oid ")
+            commit = None if oid == "(initial)" else oid
+        elif line.startswith("# branch.head "):
+            head = line.removeprefix("# branch.head ")
+            branch = None if head == "(detached)" else head
+        elif line and not line.startswith("#"):
+            dirty = True
     return {"commit": commit, "dirty": dirty, "branch": branch}
 
 

@@ -4,6 +4,12 @@ Why several small pools per candidate, not one big client: on 2 cores an httpx p
 re-scans its connections for every waiting request (seconds of CPU per thousand calls); pools of at most
 ``POOL_SIZE`` connections do not. Each request goes to the least busy pool. Building an SSL context costs
 ~20 ms, so all pools share one.
+
+Why transports, not ``httpx.AsyncClient``: the Client spends about 0.5 ms of CPU a request (URL merging,
+auth and redirect flows, cookies, event hooks) on features bench does not use, a third of what a call costs
+on these machines (tests/perf/httpx_floor.py). Requests go straight to ``httpx.AsyncHTTPTransport`` (the
+same httpcore pool the Client would use; httpx's Request, Response and exceptions stay). The one Client
+feature bench needs, a proxy from the environment (``HTTPS_PROXY`` and friends), keeps the Client.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import json
 import math
 import ssl
 import time
+import urllib.request
 from collections.abc import AsyncIterator, Awaitable
 from functools import lru_cache
 from typing import Any
@@ -31,6 +38,14 @@ def ssl_context() -> ssl.SSLContext:
 
 
 POOL_SIZE = 8  # connections per httpx pool
+# what httpx.AsyncClient sends by default, so that servers see the same request either way
+DEFAULT_HEADERS = {
+    "Accept": "*/*",
+    "Accept-Encoding": "gzip, deflate",
+    "Connection": "keep-alive",
+    "User-Agent": f"python-httpx/{httpx.__version__}",
+}
+JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 class HTTPProvider(Provider):
@@ -39,18 +54,24 @@ class HTTPProvider(Provider):
     def __init__(self, entry: Any, api_key: str | None):
         super().__init__(entry, api_key)
         self.connections = int((entry.limits or {}).get("concurrency") or self.default_concurrency)
-        self.pools: list[httpx.AsyncClient] = []
+        self.pools: list[httpx.AsyncClient | httpx.AsyncBaseTransport] = []
         self.busy: list[int] = []
+        self.base = ""
+        self.sent_headers: dict[str, str] = {}
 
     def headers(self) -> dict[str, str]:
         """Authentication and version headers (the key lives only here and in httpx's request)."""
         return {}
 
     async def open(self) -> None:
-        base = (self.entry.resolved_base_url() or "").rstrip("/") + "/"
+        self.base = (self.entry.resolved_base_url() or "").rstrip("/") + "/"
         count = max(1, math.ceil(self.connections / POOL_SIZE))
         size = math.ceil(self.connections / count)
-        self.pools = [make_client(base, size, self.headers()) for _ in range(count)]
+        self.sent_headers = {**DEFAULT_HEADERS, **self.headers()}
+        if _env_proxies():  # a proxy from the environment: the Client knows how to use it
+            self.pools = [make_client(self.base, size, self.headers()) for _ in range(count)]
+        else:
+            self.pools = [make_transport(size) for _ in range(count)]
         self.busy = [0] * count
 
     async def aclose(self) -> None:
@@ -59,7 +80,7 @@ class HTTPProvider(Provider):
         self.pools = []
 
     @contextlib.asynccontextmanager
-    async def pool(self) -> AsyncIterator[httpx.AsyncClient]:
+    async def pool(self) -> AsyncIterator[httpx.AsyncClient | httpx.AsyncBaseTransport]:
         assert self.pools, "open() first"
         index = min(range(len(self.busy)), key=self.busy.__getitem__) if len(self.busy) > 1 else 0
         self.busy[index] += 1
@@ -69,12 +90,55 @@ class HTTPProvider(Provider):
             self.busy[index] -= 1
 
     async def post(self, path: str, body: dict[str, Any], timeout: float) -> httpx.Response:
-        async with self.pool() as client:
-            return await post_json(client, path, body, timeout)
+        async with self.pool() as pool:
+            if isinstance(pool, httpx.AsyncClient):
+                return await post_json(pool, path, body, timeout)
+            content = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+            headers = {**self.sent_headers, **JSON_HEADERS}
+            request = httpx.Request(
+                "POST", self.base + path, headers=headers, content=content, extensions=_timeouts(timeout)
+            )
+            return await _transport(_round_trip(pool, request), timeout)
 
     async def get(self, path: str, timeout: float, params: dict[str, Any] | None = None) -> httpx.Response:
-        async with self.pool() as client:
-            return await get_json(client, path, timeout, params)
+        async with self.pool() as pool:
+            if isinstance(pool, httpx.AsyncClient):
+                return await get_json(pool, path, timeout, params)
+            request = httpx.Request(
+                "GET",
+                self.base + path,
+                params=params,
+                headers=self.sent_headers,
+                extensions=_timeouts(timeout),
+            )
+            return await _transport(_round_trip(pool, request), timeout)
+
+
+def _env_proxies() -> dict[str, str]:
+    """``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY`` and the like (``NO_PROXY`` alone is no proxy)."""
+    return {scheme: url for scheme, url in urllib.request.getproxies().items() if scheme != "no"}
+
+
+def _timeouts(timeout: float) -> dict[str, Any]:
+    return {"timeout": {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}}
+
+
+async def _round_trip(transport: httpx.AsyncBaseTransport, request: httpx.Request) -> httpx.Response:
+    """What ``AsyncClient.send`` does for bench: send, read the whole body, release the connection."""
+    response = await transport.handle_async_request(request)
+    response.request = request
+    try:
+        await response.aread()
+    finally:
+        await response.aclose()
+    return response
+
+
+def make_transport(connections: int) -> httpx.AsyncHTTPTransport:
+    return httpx.AsyncHTTPTransport(
+        verify=ssl_context(),
+        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+    )
 
 
 def make_client(base_url: str, connections: int, headers: dict[str, str]) -> httpx.AsyncClient:

@@ -8,9 +8,6 @@ from pathlib import Path, PurePath
 from typing import Any
 
 import yaml
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
-from jsonschema.validators import validator_for
 
 from ._common import FENCE_NOTE, Param, json_kind, parse_json_output, read_params
 from .base import CheckContext, CheckOutcome, CheckParamError, register
@@ -59,6 +56,11 @@ def _prepare_schema(params: Mapping[str, Any], suite_dir: Path) -> dict[str, Any
         raise CheckParamError(
             f"schema file {rel!r} is not a valid JSON Schema: expected an object, got {json_kind(schema)}"
         )
+    # imported here: jsonschema costs ~40 ms at start-up, and only suites with this check need it
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+    from jsonschema.validators import validator_for
+
     # The schema's own $schema picks the draft; without one, the current draft.
     cls = validator_for(schema, default=Draft202012Validator)
     try:
