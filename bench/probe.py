@@ -32,10 +32,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import statistics
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -45,6 +43,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from bench.errors import InputError
+from bench.files import write_atomic
 from bench.providers import (
     CallRequest,
     Message,
@@ -732,15 +731,5 @@ def write_probe(root: Path, suite_name: str, results: dict[str, Any]) -> Path:
     result) and write it atomically, pretty and sorted so that its git diff reads well."""
     path = probe_path(root, suite_name)
     merged = {**read_probe(root, suite_name), **results}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(json.dumps(merged, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, json.dumps(merged, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     return path

@@ -8,9 +8,7 @@ The file is pretty-printed JSON with sorted keys and records sorted by candidate
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import tempfile
 from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import resources
@@ -21,6 +19,7 @@ from bench import __version__
 from bench.catalog import sha256_json
 from bench.costs import call_cost
 from bench.errors import InputError
+from bench.files import write_atomic
 from bench.probe import read_probe
 from bench.runner import CallRecord, RunResult
 from bench.scoring.aggregate import summarize_candidate
@@ -349,17 +348,7 @@ def dumps(snapshot: dict[str, Any]) -> str:
 
 def write(path: Path, snapshot: dict[str, Any]) -> None:
     """Write atomically: a reader (or a crash) never sees half a snapshot."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(dumps(snapshot))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, dumps(snapshot))
 
 
 def loads(text: str, source: str) -> dict[str, Any]:

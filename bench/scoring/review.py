@@ -30,9 +30,7 @@ from __future__ import annotations
 import csv
 import datetime
 import io
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
@@ -40,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import InputError, Problem
+from bench.files import write_atomic
 from bench.scoring.stats import Agreement, agreement
 from bench.validation import did_you_mean
 
@@ -269,19 +268,6 @@ def dump_reviews(reviewer: str, suite: str, reviews: Iterable[Review]) -> str:
         default_flow_style=False,
     )
     return header + (body if ordered else "[]\n")
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """A crash or a reader never sees half a file (same as snapshots)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # ---------------------------------------------------------------------------------------------
@@ -956,7 +942,7 @@ def import_sheet(
         outcome.replaced += held is not None
         merged[key] = review
     outcome.stored = len(incoming)
-    _write_atomic(outcome.path, dump_reviews(reviewer, suite_dir.name, merged.values()))
+    write_atomic(outcome.path, dump_reviews(reviewer, suite_dir.name, merged.values()))
     return outcome
 
 
