@@ -21,7 +21,7 @@ from urllib.parse import quote
 import httpx
 
 from bench.providers import register
-from bench.providers.base import (
+from bench.providers.base import KNOWN_PARAMS, (
     CallRequest,
     ModelInfo,
     ProviderError,
@@ -109,18 +109,7 @@ def gemini_error(response: httpx.Response, body: Any) -> ProviderError:
 @register
 class GeminiProvider(HTTPProvider):
     name = "gemini"
-    supports = frozenset(
-        {
-            "temperature",
-            "max_tokens",
-            "top_p",
-            "seed",
-            "stop",
-            "json_mode",
-            "frequency_penalty",
-            "presence_penalty",
-        }
-    )
+    supports = KNOWN_PARAMS  # generationConfig has a field for every parameter a suite may set
     default_concurrency = 8
     structured_output = True
 
