@@ -21,7 +21,8 @@ from urllib.parse import quote
 import httpx
 
 from bench.providers import register
-from bench.providers.base import KNOWN_PARAMS, (
+from bench.providers.base import (
+    KNOWN_PARAMS,
     CallRequest,
     ModelInfo,
     ProviderError,
