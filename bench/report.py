@@ -25,10 +25,20 @@ def format_rate(rate: dict[str, Any], style: bool = True) -> str:
     return text
 
 
-def _notes(summary: dict[str, Any], records: list[dict[str, Any]]) -> str:
+def _top_failures(records: list[dict[str, Any]], criterion: str) -> str:
+    """The check types that failed most on this criterion, e.g. ``is-json 24x``."""
+    counts: dict[str, int] = {}
+    for record in records:
+        for check in (record.get("verdicts") or {}).get(criterion, {}).get("failed_checks", []):
+            counts[check] = counts.get(check, 0) + 1
+    top = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:2]
+    return f" ({', '.join(f'{name} {n}x' for name, n in top)})" if top else ""
+
+
+def candidate_notes(summary: dict[str, Any], records: list[dict[str, Any]]) -> str:
     notes = []
     weak = [
-        f"{cid} {r['passed']}/{r['n']}"
+        f"{cid} {r['passed']}/{r['n']}{_top_failures(records, cid)}"
         for cid, r in summary["criteria"].items()
         if r["cell"] in ("Fail", "Mixed") and r["n"]
     ]
@@ -118,7 +128,7 @@ def scorecard(snapshot: dict[str, Any], decisions: dict[str, dict[str, Any]] | N
             _fit(api.get("cell"), api.get("note")),
             f"[{OUTCOME_STYLE.get(outcome, 'white')}]{escape(recommendation.get('label', outcome))}[/]",
             _decision_cell((decisions or {}).get(key)),
-            escape(_notes(summary, records)),
+            escape(candidate_notes(summary, records)),
         )
     return table
 

@@ -61,6 +61,7 @@ def test_run_writes_a_snapshot_that_follows_the_schema(repo: Path, fake_openai: 
     bad = next(r for r in records if r["candidate"] == "fake/bad" and r["case"] == "normal-0")
     assert bad["verdicts"]["format"]["verdict"] == "fail"
     assert "is-json" in bad["verdicts"]["format"]["reason"]
+    assert bad["verdicts"]["format"]["failed_checks"] == ["is-json", "json-schema"]
     assert document["summary"]["fake/good"]["format"]["cell"] == "Pass"
     # bad-model writes prose except on the injection case, which the server answers with a rejection
     assert document["summary"]["fake/bad"]["format"]["rate"] == 0.25
@@ -238,6 +239,12 @@ def test_report_prints_the_scorecard(repo: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "fake/good" in result.output and "fake/bad" in result.output
     assert "Pass 100%" in result.output  # good model, format
+    from bench.report import candidate_notes
+
+    document = json.loads((repo / "results" / "crm.json").read_text())
+    bad = [r for r in document["records"] if r["candidate"] == "fake/bad"]
+    notes = candidate_notes(document["summary"]["fake/bad"], bad)
+    assert "format 1/4 (is-json 3x, json-schema 3x)" in notes  # what fails most, said concretely
     assert "not run: fake/nokey" in result.output
     missing = CliRunner().invoke(cli, ["report", "other"])
     assert missing.exit_code == 2 and "run `bench run` first" in missing.output

@@ -44,7 +44,11 @@ def verdict_for(checks: list[PreparedCheck], ctx: CheckContext) -> dict[str, Any
         reason = f"{len(passed)}/{len(outcomes)} checks passed; " + "; ".join(
             f"{c.label}: {o.reason}" for c, o in failed
         )
-    return {"verdict": verdict, "scorer": "checks", "reason": reason[:600]}
+    result: dict[str, Any] = {"verdict": verdict, "scorer": "checks", "reason": reason[:600]}
+    if failed or unknown:
+        # the check types that did not pass, so the scorecard can say what fails most ("is-json 24x")
+        result["failed_checks"] = [("not " if c.negate else "") + c.type for c, _ in failed + unknown]
+    return result
 
 
 def score_record(
