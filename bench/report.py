@@ -173,6 +173,27 @@ def criteria_table(snapshot: dict[str, Any]) -> Table:
     return table
 
 
+def reviews_summary(snapshot: dict[str, Any]) -> str | None:
+    """One line on human review: who reviewed how many outputs, and how many changed since (stale)."""
+    reviewers: set[str] = set()
+    reviewed = stale = 0
+    for record in snapshot["records"]:
+        entries = [e for per in (record.get("reviews") or {}).values() for e in per]
+        if not entries:
+            continue
+        reviewers.update(e["reviewer"] for e in entries)
+        if any(not e["stale"] for e in entries):
+            reviewed += 1
+        else:
+            stale += 1
+    if not reviewers:
+        return None
+    line = f"human review: {reviewed} outputs reviewed by {', '.join(sorted(reviewers))}"
+    if stale:
+        line += f"; {stale} outputs changed since their review and need review again"
+    return line
+
+
 def repeats_table(snapshot: dict[str, Any]) -> Table:
     k = snapshot["settings"]["repeat"]
     table = Table(title=f"Consistency over {k} samples per case", title_justify="left")
@@ -251,6 +272,9 @@ def print_report(
         console.print(f"• {escape(comparison.sentence)}")
         if comparison.min_detectable:
             console.print(f"  [dim]{comparison.min_detectable}[/]")
+    review_line = reviews_summary(snapshot)
+    if review_line:
+        console.print(f"[dim]{escape(review_line)}[/]")
     repeat = snapshot.get("settings", {}).get("repeat", 1)
     if repeat > 1:
         console.print(repeats_table(snapshot))

@@ -574,3 +574,5 @@ def test_imported_reviews_reach_the_snapshot_and_survive_a_rerun(repo: Path) -> 
     assert again["summary"]["fake/bad"]["criteria"]["grounding"]["n"] == 4
     good = next(r for r in again["records"] if r["candidate"] == "fake/good")
     assert good["verdicts"]["grounding"]["scorer"] == "human:alice"
+    report = invoke("report", "crm")
+    assert "human review: 8 outputs reviewed by alice" in report.output
