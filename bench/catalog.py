@@ -88,7 +88,23 @@ class ModelEntry:
         return self.base_url
 
     def api_key(self) -> str | None:
-        return os.environ.get(self.api_key_env) if self.api_key_env else None
+        """The key from the environment, without the newline a ``.env`` file or ``echo`` may add."""
+        value = os.environ.get(self.api_key_env) if self.api_key_env else None
+        return value.strip() if value is not None else None
+
+    def key_problem(self) -> str | None:
+        """Why the key variable cannot be used (unset, or not sendable in an HTTP header); never the key."""
+        if not self.api_key_env:
+            return None
+        key = self.api_key()
+        if not key:
+            return f"${self.api_key_env} is not set: export it to include {self.key}"
+        if not key.isascii() or not key.isprintable() or any(ch.isspace() for ch in key):
+            return (
+                f"${self.api_key_env} holds characters an HTTP header cannot carry (spaces, control or "
+                "non-ASCII characters): check how the variable is set"
+            )
+        return None
 
 
 @dataclass(frozen=True)

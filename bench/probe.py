@@ -40,7 +40,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 from bench.errors import InputError
 from bench.files import write_atomic
@@ -54,7 +53,7 @@ from bench.providers import (
     get_provider,
 )
 from bench.providers.base import ModelInfo
-from bench.runner import redact
+from bench.redact import display_url, redact
 from bench.suite import Candidate, Suite
 from bench.validation import did_you_mean
 
@@ -201,15 +200,6 @@ class ProbeResult:
 
 def now_utc() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def redact_url(url: str) -> str:
-    """The base URL without credentials or query (``https://user:secret@host/v1?key=...``)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def refused_credentials(error: ProviderError) -> bool:
@@ -377,15 +367,14 @@ class _Prober:
             hint = f" (set ${entry.base_url_env})" if entry.base_url_env else ""
             result.set("endpoint", FAIL, f"no base_url{hint}")
             return False
-        result.set("endpoint", PASS, f"{provider_cls.name} wire at {redact_url(base or '')}")
+        result.set("endpoint", PASS, f"{provider_cls.name} wire at {display_url(base or '')}")
         if provider_cls.needs_api_key:
             if not entry.api_key_env:
                 result.set("credentials", FAIL, "no api_key_env in the catalog entry")
                 return False
-            if not entry.api_key():
-                result.set(
-                    "credentials", FAIL, f"${entry.api_key_env} is not set: export it to probe {entry.key}"
-                )
+            problem = entry.key_problem()
+            if problem:
+                result.set("credentials", FAIL, problem)
                 return False
         else:
             result.set("credentials", SKIP, f"provider {provider_cls.name!r} needs no key")

@@ -68,6 +68,11 @@ async def call_with_retries(
             reply = await provider.send(request, policy.attempt_timeout)
         except ProviderError as exc:
             error = exc
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # a client-side failure (a bad URL, an unencodable header): this call
+            # fails with its reason, the run goes on
+            error = ProviderError("client", f"{type(exc).__name__}: {exc}", retryable=False)
         else:
             return CallOutcome(reply, None, attempt, time.perf_counter() - attempt_started, waited)
         finally:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import signal
 import time
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from bench.journal import Journal
 from bench.limiter import AdaptiveLimiter
 from bench.merge import in_shard
 from bench.providers import CallRequest, Message, Provider, ProviderError, ProviderUnavailable, get_provider
+from bench.redact import redact
 from bench.render import render_messages
 from bench.retry import CallOutcome, RetryPolicy, call_with_retries
 from bench.suite import Candidate, Case, Criterion, Suite
@@ -165,8 +165,8 @@ def skip_reason(candidate: Candidate) -> str | None:
     provider = get_provider(entry.provider)
     if provider is None:
         return f"unknown provider {entry.provider!r}"
-    if provider.needs_api_key and entry.api_key_env and not entry.api_key():
-        return f"${entry.api_key_env} is not set: export it to include {candidate.key}"
+    if provider.needs_api_key and entry.key_problem():
+        return entry.key_problem()
     if "base_url" in provider.requires and not entry.resolved_base_url():
         return f"no base_url (set ${entry.base_url_env})" if entry.base_url_env else "no base_url"
     return None
@@ -224,21 +224,6 @@ class Gate:
     async def exit(self, rate_limited: bool) -> None:
         self.run_slots.release()
         await self.limiter.release(rate_limited)
-
-
-def redact(text: str, secrets: list[str]) -> str:
-    """Some servers echo the key they refused; it must not reach a record, a log or the site."""
-    for secret in secrets:
-        if secret and len(secret) >= 6:
-            text = text.replace(secret, "[redacted]")
-    return redact_urls(text)
-
-
-_URL_CREDENTIALS = re.compile(r"(https?://)[^/@\s:]+:[^/@\s]+@")
-
-
-def redact_urls(text: str) -> str:
-    return _URL_CREDENTIALS.sub(r"\1[redacted]@", text)
 
 
 def _fill(record: CallRecord, outcome: CallOutcome, secrets: list[str]) -> None:

@@ -21,6 +21,7 @@ from bench.costs import call_cost
 from bench.errors import InputError
 from bench.files import write_atomic
 from bench.probe import read_probe
+from bench.redact import display_url
 from bench.runner import CallRecord, RunResult
 from bench.scoring.aggregate import summarize_candidate
 from bench.scoring.verdicts import combine, judge_verdict, score_record
@@ -120,7 +121,7 @@ def build(suite: Suite, run: RunResult, root: Path, reviews: list[Any] | None = 
                 "model": entry.model,
                 "role": candidate.role,
                 "params": candidate.params,
-                "base_url": _redact_url(entry.resolved_base_url()),
+                "base_url": display_url(entry.resolved_base_url()),
                 "status": status,
                 "skip_reason": run.skipped.get(candidate.key),
                 "pricing": entry.pricing,
@@ -184,9 +185,10 @@ def build(suite: Suite, run: RunResult, root: Path, reviews: list[Any] | None = 
     return document
 
 
-def refresh_reviews(root: Path, suite: Suite) -> dict[str, Any] | None:
-    """Fold the suite's current human reviews into its snapshot and recompute the summary, so imported
-    verdicts show beside automatic ones at once (no rerun needed). None when there is no snapshot."""
+def refresh(root: Path, suite: Suite) -> dict[str, Any] | None:
+    """Fold the suite's current human reviews and latest probe into its snapshot and recompute the
+    summary, so an imported review or a new probe shows in the scorecard at once (no rerun needed).
+    None when there is no snapshot."""
     from bench.scoring.review import apply_reviews, load_reviews
 
     path = snapshot_path(root, suite.name)
@@ -194,6 +196,8 @@ def refresh_reviews(root: Path, suite: Suite) -> dict[str, Any] | None:
         return None
     document = read(path)
     apply_reviews(document, load_reviews(suite.dir), document["rubric"])
+    keys = {c["key"] for c in document["candidates"]}
+    document["probe"] = {k: v for k, v in read_probe(root, suite.name).items() if k in keys}
     document["summary"] = summarize(document)
     write(path, document)
     return document
@@ -327,19 +331,6 @@ def run_stats(run: RunResult, records: list[dict[str, Any]]) -> dict[str, Any]:
         "spent_usd": run.spent_usd,
         "lowest_concurrency": dict(sorted(run.lowest_concurrency.items())),
     }
-
-
-def _redact_url(url: str | None) -> str | None:
-    """Drop credentials a base URL may carry (``https://user:secret@host``)."""
-    if not url or "@" not in url:
-        return url
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def dumps(snapshot: dict[str, Any]) -> str:

@@ -187,8 +187,9 @@ def test_a_wrong_key_fails_and_is_never_written_or_shown(repo: Path, fake_openai
     assert good["api_fit"] == "Fail" and good["failing"] == ["credentials"]
     assert "$TEST_OPENAI_KEY refused on GET models: HTTP 401" in detail(good, "credentials")
     assert {s for k, s in statuses(good).items() if k not in ("endpoint", "credentials")} == {"skip"}
-    nokey = stored["fake/nokey"]
-    assert detail(nokey, "credentials") == "$MISSING_KEY is not set: export it to probe fake/nokey"
+    # an unset key variable says nothing about the API: skipped, nothing stored for it
+    assert "fake/nokey" not in stored
+    assert "skipped fake/nokey: $MISSING_KEY is not set" in outcome.output
     assert FAKE_KEY not in outcome.output
     for path in [p for p in repo.rglob("*") if p.is_file()]:
         assert FAKE_KEY.encode() not in path.read_bytes(), path
@@ -209,10 +210,10 @@ def test_probe_command_prints_each_check_list_and_writes_the_file(repo: Path, fa
     outcome = CliRunner().invoke(cli, ["probe", "crm", "--calls", "1"])
     assert outcome.exit_code == 0, outcome.output
     assert "fake/good" in outcome.output and "API fit Pass" in outcome.output
-    assert "fake/nokey" in outcome.output and "API fit Fail" in outcome.output
+    assert "skipped fake/nokey: $MISSING_KEY is not set" in outcome.output
     assert "wrote results/crm.probe.json" in outcome.output
     stored = read_probe(repo, "crm")
-    assert set(stored) == {"fake/good", "fake/bad", "fake/nokey"}
+    assert set(stored) == {"fake/good", "fake/bad"}
     text = (repo / "results" / "crm.probe.json").read_text()
     assert text == json.dumps(stored, indent=2, sort_keys=True) + "\n"
 
@@ -328,3 +329,19 @@ def test_rate_limit_headers_of_each_wire_are_read() -> None:
 
 def test_the_suite_needs_json_when_its_rubric_checks_json(repo: Path) -> None:
     assert suite_needs_json(load_suite("crm", repo))
+
+
+def test_probe_updates_the_scorecard_and_an_unset_key_keeps_the_last_result(
+    repo: Path, fake_openai: FakeAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bench.engine import run_suite
+
+    fake_openai.models = ["good-model", "bad-model"]
+    run_suite(load_suite("crm", repo), repo, quiet=True)
+    assert CliRunner().invoke(cli, ["probe", "crm", "--calls", "1"]).exit_code == 0
+    snapshot = json.loads((repo / "results" / "crm.json").read_text())
+    assert snapshot["summary"]["fake/good"]["api_fit"]["cell"] == "Pass"  # no rerun needed
+    monkeypatch.delenv("TEST_OPENAI_KEY")
+    again = CliRunner().invoke(cli, ["probe", "crm", "--candidate", "fake/good"])
+    assert again.exit_code == 0 and "its last probe result is kept" in again.output
+    assert read_probe(repo, "crm")["fake/good"]["api_fit"] == "Pass"

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
@@ -209,3 +210,39 @@ def test_random_documents_only_raise_the_documented_error(repo: Path, suite: dic
         (folder / text_file).write_text(raw)
     with contextlib.suppress(InputError):
         load_suite("crm", repo)
+
+
+def test_a_key_with_a_trailing_newline_is_used_and_never_written(
+    repo: Path, fake_openai: FakeAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_OPENAI_KEY", FAKE_KEY + "\n")  # as a .env file or `echo` may leave it
+    result = CliRunner().invoke(cli, ["run", "crm", "--candidate", "fake/good"])
+    assert result.exit_code == 0, result.output
+    document = json.loads((repo / "results" / "crm.json").read_text())
+    assert all(r["error"] is None for r in document["records"])
+    for path in [p for p in repo.rglob("*") if p.is_file()]:
+        assert FAKE_KEY.encode() not in path.read_bytes(), path
+
+
+def test_an_unsendable_key_or_base_url_skips_the_candidate_with_a_reason(
+    repo: Path, fake_openai: FakeAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_OPENAI_KEY", "sk-é-" + "k" * 20)
+    result = CliRunner().invoke(cli, ["run", "crm", "--quiet"])
+    assert result.exit_code == 0, result.output
+    document = json.loads((repo / "results" / "crm.json").read_text())
+    skipped = {c["key"]: c["skip_reason"] for c in document["candidates"] if c["status"] == "skipped"}
+    assert "characters an HTTP header cannot carry" in skipped["fake/good"]
+    assert "sk-é" not in result.output and "sk-é" not in json.dumps(document)
+
+    monkeypatch.setenv("TEST_OPENAI_KEY", FAKE_KEY)
+    catalog_path = repo / "suites" / "models.yaml"
+    catalog = yaml.safe_load(catalog_path.read_text())
+    catalog["models"]["fake/good"]["base_url"] = "http://127.0.0.1:99999/v1?api-key=topsecretq"
+    catalog_path.write_text(yaml.safe_dump(catalog))
+    result = CliRunner().invoke(cli, ["run", "crm", "--quiet", "--fresh"])
+    assert result.exit_code == 0, result.output
+    document = json.loads((repo / "results" / "crm.json").read_text())
+    good = next(c for c in document["candidates"] if c["key"] == "fake/good")
+    assert good["status"] == "skipped" and "is not usable" in good["skip_reason"]
+    assert "topsecretq" not in json.dumps(document) and "topsecretq" not in result.output

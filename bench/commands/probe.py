@@ -63,15 +63,28 @@ def register(cli: click.Group) -> None:
         console = Console()
         if not console.is_terminal:
             console = Console(width=140)
+        from bench.snapshot import refresh
+
         for suite in loaded:
-            wanted = tuple(k for k in candidates if suite.candidate(k)) if candidates else ()
-            if candidates and not wanted:
+            wanted = [c for c in suite.candidates if not candidates or c.key in candidates]
+            # an unset key variable says nothing about the API: keep that candidate's last probe
+            unset = {
+                c.key: c.entry.key_problem() for c in wanted if c.entry.api_key_env and not c.entry.api_key()
+            }
+            for key, reason in unset.items():
+                console.print(
+                    f"[yellow]skipped {key}: {reason}; its last probe result is kept[/]", highlight=False
+                )
+            keys = tuple(c.key for c in wanted if c.key not in unset)
+            if not keys:
                 continue
-            results = probe_suite(suite, wanted, calls=calls, timeout=timeout)
+            results = probe_suite(suite, keys, calls=calls, timeout=timeout)
             for key in [c.key for c in suite.candidates if c.key in results]:
                 _print_result(console, suite.name, results[key])
             path = write_probe(root, suite.name, results)
             console.print(f"wrote {_shown(path, root)}", highlight=False)
+            if refresh(root, suite) is not None:  # the scorecard's API fit follows at once
+                console.print(f"updated the API fit in results/{suite.name}.json", highlight=False)
 
 
 def _all_suites(root: Path) -> list[str]:

@@ -134,14 +134,14 @@ def import_sheet(ctx: click.Context, file: Path, suite: str | None, reviewer: st
     but reported stale. Importing again replaces the entries for the same outputs.
     """
     from bench.scoring import review as rv
-    from bench.snapshot import refresh_reviews
+    from bench.snapshot import refresh
     from bench.suite import load_suite
 
     root = _root(ctx)
     outcome = rv.import_sheet(file, root, suite=suite, reviewer=reviewer)
     for message in outcome.stale:
         click.echo(f"warning: {message}", err=True)
-    refresh_reviews(root, load_suite(outcome.suite, root))  # human verdicts show in the scorecard now
+    refresh(root, load_suite(outcome.suite, root))  # human verdicts show in the scorecard now
     new = outcome.stored - outcome.replaced - outcome.unchanged
     click.echo(
         f"{outcome.reviewer}: {outcome.stored} review(s) in {outcome.path} "

@@ -27,7 +27,8 @@ from typing import Any
 
 import httpx
 
-from bench.providers.base import Provider, ProviderError
+from bench.providers.base import Provider, ProviderError, ProviderUnavailable
+from bench.redact import redact_urls
 
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 
@@ -65,6 +66,14 @@ class HTTPProvider(Provider):
 
     async def open(self) -> None:
         self.base = (self.entry.resolved_base_url() or "").rstrip("/") + "/"
+        try:
+            url = httpx.URL(self.base)
+            if url.scheme not in ("http", "https") or not url.host:
+                raise ValueError("not an http(s) URL with a host")
+            if url.port is not None and not 0 < url.port < 65536:
+                raise ValueError(f"port {url.port} is out of range")
+        except (httpx.InvalidURL, ValueError, TypeError) as exc:
+            raise ProviderUnavailable(f"base URL {redact_urls(self.base)!r} is not usable: {exc}") from None
         count = max(1, math.ceil(self.connections / POOL_SIZE))
         size = math.ceil(self.connections / count)
         self.sent_headers = {**DEFAULT_HEADERS, **self.headers()}
