@@ -218,14 +218,25 @@ def _fit_gate(gate: str, value: str | None, required: str, detail: str | None) -
 
 
 def _errors_check(summary: Mapping[str, Any]) -> GateCheck | None:
+    """Rates leave errors out, so many errors make any rate stand on too little: calls that failed, and
+    verdicts that could not be given (a judge with no usable answer, a check that could not run)."""
     calls, errors = int(summary.get("calls") or 0), int(summary.get("errors") or 0)
-    if not calls or errors / calls <= ERROR_SHARE_TO_CHECK:
-        return None
-    sentence = (
-        f"{errors} of {calls} calls returned an error and the rates leave them out: fix the cause "
-        "and run again."
-    )
-    return GateCheck("errors", "check", sentence)
+    if calls and errors / calls > ERROR_SHARE_TO_CHECK:
+        sentence = (
+            f"{errors} of {calls} calls returned an error and the rates leave them out: fix the cause "
+            "and run again."
+        )
+        return GateCheck("errors", "check", sentence)
+    for criterion, rate in (summary.get("criteria") or {}).items():
+        unscored = int(rate.get("errors") or 0)
+        total = unscored + int(rate.get("n") or 0)
+        if total and unscored / total > ERROR_SHARE_TO_CHECK:
+            sentence = (
+                f"{criterion}: {unscored} of {total} verdicts are errors (a judge with no usable answer, or a "
+                "check that could not run) and the rates leave them out: fix the cause and run again."
+            )
+            return GateCheck("errors", "check", sentence)
+    return None
 
 
 def check_gates(
@@ -504,7 +515,8 @@ def recommend_snapshot(
     The second best is the runner-up by quality pass rate (ties broken by format).
     """
     summaries: Mapping[str, Mapping[str, Any]] = snapshot.get("summary") or {}
-    gates = gates if gates is not None else snapshot.get("gates")
+    if gates is None:  # the suite's gates travel in the snapshot's settings
+        gates = (snapshot.get("settings") or {}).get("gates") or snapshot.get("gates")
     roles = {c["key"]: c.get("role") for c in snapshot.get("candidates", [])}
     case_tags = {c["id"]: c.get("tags") or [] for c in snapshot.get("cases", [])}
 

@@ -437,3 +437,20 @@ def test_bench_decide_on_a_skipped_candidate_records_without_a_recommendation(re
     )
     assert result.exit_code == 0, result.output
     assert "recommended: none (fake/nokey has no results in this snapshot)" in result.output
+
+
+def test_decide_reads_the_suite_gates_from_the_snapshot(repo: Path, fake_openai: FakeAPI) -> None:
+    """The recorded recommendation is the scorecard's: both use the suite's gates (here: no cost or API
+    gate), never the defaults."""
+    suite = repo / "suites" / "crm" / "suite.yaml"
+    # a tiny set: accept wide intervals (margin), and no cost or API gate
+    suite.write_text(suite.read_text() + "gates: {cost_fit: null, api_fit: null, margin: 0.6}\n")
+    document = run_suite(load_suite("crm", repo), repo, quiet=True)
+    assert document["summary"]["fake/good"]["recommendation"]["outcome"] == "ship"
+    result = CliRunner().invoke(
+        cli, ["decide", "crm", "--candidate", "fake/good", "--outcome", "ship", "--note", "ok"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "differs" not in result.output
+    recorded = read_decisions(repo, "crm")[0]
+    assert recorded["recommended"] == "ship"

@@ -102,10 +102,20 @@ def test_garbage_twice_is_an_error_never_a_pass(repo: Path, fake_openai: FakeAPI
     document = run_suite(load_suite("crm", repo), repo, quiet=True)
     for record in document["records"]:
         verdict = record["verdicts"]["grounding"]
-        assert verdict["verdict"] == "error", verdict
         assert "asked twice, no usable verdict" in verdict["reason"]
         assert "'excellent' is not pass, mixed or fail" in verdict["reason"]
-    assert document["summary"]["fake/good"]["criteria"]["grounding"]["errors"] == 4
+        if record["case"] == "reject-injection":  # judged only: no verdict at all
+            assert verdict["verdict"] == "error", verdict
+        else:  # the checks' verdict stands: a failing check is never hidden by a failing judge
+            assert verdict["scorer"] == "checks"
+            expected = "pass" if record["candidate"] == "fake/good" else "fail"
+            assert verdict["verdict"] == expected, verdict
+    bad = document["summary"]["fake/bad"]
+    assert bad["criteria"]["grounding"]["errors"] == 1 and bad["criteria"]["grounding"]["passed"] == 0
+    # 1 of 4 grounding verdicts is an error (25% > 10%): the evidence is too thin to ship
+    recommendation = document["summary"]["fake/good"]["recommendation"]
+    assert recommendation["outcome"] == "keep-testing"
+    assert any("grounding: 1 of 4 verdicts are errors" in r for r in recommendation["check_items"])
 
 
 def test_judge_without_a_key_is_skipped_with_the_reason(

@@ -7,7 +7,8 @@ How several checks on one criterion combine (the rule the README documents):
   silent pass;
 - a call that produced no output -> ``error`` on every criterion, with the call's error as the reason;
 - a criterion with no check for this case gets no verdict from checks; a judged criterion gets the judge's
-  (see :mod:`bench.scoring.judge`); checks and judge together: equal verdicts stand, an error wins, a
+  (see :mod:`bench.scoring.judge`); checks and judge together: equal verdicts stand, a judge with no
+  usable answer leaves the checks' verdict (never hiding a failing check), a check error is an error, a
   disagreement is ``mixed``; human-only criteria are left to reviewers.
 
 The checks of a criterion are the rubric's own (for every case) plus the case's ``expect`` entries that
@@ -103,11 +104,15 @@ def judge_verdict(judge: str, output: str | None, error: dict[str, Any] | None) 
 
 
 def combine(checks: dict[str, Any] | None, judged: dict[str, Any] | None) -> dict[str, Any] | None:
-    """A criterion scored by checks AND the judge: equal verdicts stand; an error wins; else mixed."""
+    """A criterion scored by checks AND the judge: equal verdicts stand; a judge with no usable answer
+    leaves the checks' verdict (its failure named in the reason: failing checks are never hidden); a
+    check that could not run is an error; a disagreement is mixed."""
     if checks is None or judged is None:
         return checks or judged
     scorer = f"{checks['scorer']}+{judged['scorer']}"
     reason = f"checks: {checks['reason']} | judge: {judged['reason']}"[:600]
+    if judged["verdict"] == "error" and checks["verdict"] != "error":
+        return {**checks, "reason": f"{checks['reason']} | judge gave no verdict: {judged['reason']}"[:600]}
     if "error" in (checks["verdict"], judged["verdict"]):
         verdict = "error"
     elif checks["verdict"] == judged["verdict"]:
