@@ -28,6 +28,7 @@ from bench.engine import run_suite
 from bench.retry import RetryPolicy
 from bench.scoring import stats
 from bench.suite import load_suite
+from tests.servers import FakeAPI
 
 
 def rate(passed: int, n: int) -> dict[str, Any]:
