@@ -186,13 +186,17 @@ def run(
             f"changed since {changed_since}: {', '.join(resolve_suite_dir(r, root).name for r in refs)}"
         )
     loaded = [load_suite(ref, root) for ref in refs]  # all valid before any call
-    for suite in loaded:
-        unknown = [k for k in candidates if suite.candidate(k) is None]
-        if unknown and len(loaded) == 1:
+    for key in candidates:
+        if not any(suite.candidate(key) for suite in loaded):
+            known = sorted({c.key for suite in loaded for c in suite.candidates})
             raise InputError(
-                f"--candidate {unknown[0]!r} is not a candidate of {suite.name} "
-                f"(candidates: {', '.join(c.key for c in suite.candidates)})"
+                f"--candidate {key!r} is not a candidate of {', '.join(s.name for s in loaded)} "
+                f"(candidates: {', '.join(known)})"
             )
+    if candidates:
+        for suite in [s for s in loaded if not any(s.candidate(k) for k in candidates)]:
+            click.echo(f"{suite.name}: none of the --candidate keys is one of its candidates: not run")
+        loaded = [s for s in loaded if any(s.candidate(k) for k in candidates)]
     if dry_run:
         from bench.engine import dry_run as estimate
         from bench.report import print_estimate

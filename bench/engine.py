@@ -132,14 +132,17 @@ def latest_decisions(root: Path, suite: str) -> dict[str, dict]:
     return latest
 
 
-def previous_records(path: Path) -> dict[str, dict]:
-    """Successful records of the suite's current snapshot, by request fingerprint, for reuse."""
+def previous_records(path: Path, successful: bool = True) -> dict[str, dict]:
+    """Records of the suite's current snapshot by request fingerprint: the successful ones for reuse,
+    or all of them (errors too) to carry over the candidates a run does not call."""
     if not path.is_file():
         return {}
     try:
         previous = snap.read(path)
     except InputError:
         return {}  # an unreadable old snapshot is simply not reused
+    if not successful:
+        return {r["request_fingerprint"]: r for r in previous.get("records", [])}
     return {
         r["request_fingerprint"]: r
         for r in [*previous.get("records", []), *(previous.get("judge_records") or [])]
@@ -193,6 +196,7 @@ def run_suite(
             retry=retry or RetryPolicy(),
             journal_path=journal_path,
             reuse={} if fresh else previous_records(snap.snapshot_path(root, suite.name)),
+            previous=previous_records(snap.snapshot_path(root, suite.name), successful=False),
             shard=shard,
             grace_seconds=grace_seconds,
             cache_reads=not fresh,
@@ -205,6 +209,8 @@ def run_suite(
             result: RunResult = asyncio.run(execute(suite, options, view.update))
         for key, reason in result.skipped.items():
             console.print(f"[yellow]skipped {key}: {escape(reason)}[/]", highlight=False)
+        for key, reason in result.carried_over.items():
+            console.print(f"[yellow]{key}: {escape(reason)}[/]", highlight=False)
         if result.judge_skipped:
             console.print(
                 f"[yellow]judge {suite.judge} skipped: {escape(result.judge_skipped)}; judged criteria are "

@@ -128,7 +128,14 @@ def scorecard(snapshot: dict[str, Any], decisions: dict[str, dict[str, Any]] | N
             _fit(api.get("cell"), api.get("note")),
             f"[{OUTCOME_STYLE.get(outcome, 'white')}]{escape(recommendation.get('label', outcome))}[/]",
             _decision_cell((decisions or {}).get(key)),
-            escape(candidate_notes(summary, records)),
+            escape(
+                (
+                    "not called in this run: results carried over from the last snapshot; "
+                    if candidate.get("carried_over")
+                    else ""
+                )
+                + candidate_notes(summary, records)
+            ),
         )
     return table
 

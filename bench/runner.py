@@ -102,6 +102,8 @@ class RunOptions:
     cache_dir: Path = Path(".bench/cache")
     journal_path: Path | None = None  # None: no journal (library use); the CLI always keeps one
     reuse: dict[str, dict[str, Any]] = field(default_factory=dict)  # fingerprint -> previous record
+    # every record of the previous snapshot (errors too), to carry over candidates this run does not call
+    previous: dict[str, dict[str, Any]] = field(default_factory=dict)
     grace_seconds: float = 10.0  # after Ctrl-C, how long calls in flight may finish
     cache_reads: bool = True  # False (--fresh): call again, but still store the new replies
     shard: tuple[int, int] | None = None  # (I, N): only this deterministic slice of the calls
@@ -132,6 +134,7 @@ class RunResult:
     judge_records: list[CallRecord] = field(default_factory=list)
     judge_skipped: str | None = None  # why the judge did not run, when it did not
     budget_stopped: bool = False  # --max-cost stopped dispatching
+    carried_over: dict[str, str] = field(default_factory=dict)  # candidate -> why its results are old
     spent_usd: float | None = None  # what the calls of this run cost, when a budget was set
 
 
@@ -463,6 +466,7 @@ async def execute(
     assert run.shared is not None
     interrupted = _install_interrupt(loop, run.shared.stop, options.grace_seconds)
     judge_records: list[CallRecord] = []
+    carried_reasons: dict[str, str] = {}
     try:
         plans = plan_calls(suite, runnable, repeat)
         if options.shard is not None:
@@ -472,6 +476,11 @@ async def execute(
             if any(c.key == key for c in runnable):
                 skipped[key] = run.unavailable[key]
         records = [r for r in records if r.candidate not in skipped]
+        carried = _carry_over(suite, repeat, runnable, skipped, options)
+        for key, (reason, kept) in carried.items():
+            records.extend(kept)
+            skipped.pop(key, None)
+            carried_reasons[key] = reason
         if judge is not None and judge_skipped is None and not run.shared.stop.is_set():
             judge_records = await _judge(suite, judge, records, run)
             if judge.key in run.unavailable:
@@ -494,7 +503,38 @@ async def execute(
         judge_skipped=judge_skipped,
         budget_stopped=run.shared.budget_stopped,
         spent_usd=None if run.shared.guard is None else round(run.shared.guard.spent, 6),
+        carried_over=carried_reasons,
     )
+
+
+def _carry_over(
+    suite: Suite, repeat: int, runnable: list[Candidate], skipped: dict[str, str], options: RunOptions
+) -> dict[str, tuple[str, list[CallRecord]]]:
+    """Keep the results of candidates this run did not call (not selected, or skipped for want of a key):
+    a teammate without a key, or ``--candidate A``, must not erase B's committed results. A candidate's
+    records are carried over only when EVERY call it would make now is in the previous snapshot, so the
+    carried results are valid for the suite as it is."""
+    if options.shard is not None or not options.previous:
+        return {}
+    called = {c.key for c in runnable}
+    carried: dict[str, tuple[str, list[CallRecord]]] = {}
+    for candidate in suite.candidates:
+        if candidate.key in called:
+            continue
+        plans = plan_calls(suite, [candidate], repeat)
+        if not plans or any(p.fingerprint not in options.previous for p in plans):
+            continue
+        kept = []
+        for plan in plans:
+            record = _from_dict(plan, options.previous[plan.fingerprint], "snapshot")
+            record.error = options.previous[plan.fingerprint].get("error")
+            kept.append(record)
+        why = skipped.get(candidate.key) or "not selected (--candidate)"
+        carried[candidate.key] = (
+            f"not called in this run ({why}): results carried over from the last snapshot",
+            kept,
+        )
+    return carried
 
 
 async def _judge(suite: Suite, judge: Candidate, records: list[CallRecord], run: _Run) -> list[CallRecord]:

@@ -124,6 +124,7 @@ def build(suite: Suite, run: RunResult, root: Path, reviews: list[Any] | None = 
                 "base_url": display_url(entry.resolved_base_url()),
                 "status": status,
                 "skip_reason": run.skipped.get(candidate.key),
+                "carried_over": run.carried_over.get(candidate.key),
                 "pricing": entry.pricing,
                 "limits": entry.limits,
             }

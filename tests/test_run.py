@@ -292,3 +292,31 @@ def test_absurd_concurrency_is_bad_input(repo: Path, fake_openai: FakeAPI, value
     assert result.exit_code == 2
     assert "--concurrency" in result.output
     assert fake_openai.requests == []
+
+
+def test_a_partial_run_keeps_the_other_candidates_results(
+    repo: Path, fake_openai: FakeAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = run(repo)
+    bad_before = [r for r in first["records"] if r["candidate"] == "fake/bad"]
+    # --candidate A must not erase B's results; neither must a teammate without the key
+    second = run(repo, candidates=("fake/good",), fresh=True)
+    assert [r for r in second["records"] if r["candidate"] == "fake/bad"] == [
+        {**r, "source": "snapshot"} for r in bad_before
+    ]
+    bad = next(c for c in second["candidates"] if c["key"] == "fake/bad")
+    assert bad["status"] == "ran" and "carried over" in bad["carried_over"]
+    for part in ("quality", "format", "criteria"):
+        assert second["summary"]["fake/bad"][part] == first["summary"]["fake/bad"][part]
+    # a changed prompt invalidates the old results: nothing is carried over then
+    prompt = repo / "suites" / "crm" / "prompts" / "user.md"
+    prompt.write_text(prompt.read_text() + "\nBe brief.")
+    third = run(repo, candidates=("fake/good",))
+    assert {r["candidate"] for r in third["records"]} == {"fake/good"}
+
+
+def test_a_candidate_key_no_suite_has_is_refused(repo: Path, fake_openai: FakeAPI) -> None:
+    result = CliRunner().invoke(cli, ["run", "--candidate", "fake/goood"])
+    assert result.exit_code == 2
+    assert "--candidate 'fake/goood' is not a candidate of crm" in result.output
+    assert fake_openai.requests == [] and not (repo / "results").exists()
