@@ -262,8 +262,10 @@ def report(ctx: click.Context, suite: str | None) -> None:
     root = _root(ctx)
     if suite is None:
         names = sorted(
-            p.stem for p in (root / snap.RESULTS_DIR).glob("*.json") if p.name.count(".") == 1
-        )  # not the probe files (<suite>.probe.json) nor shard partials
+            p.name.removesuffix(".json")
+            for p in (root / snap.RESULTS_DIR).glob("*.json")
+            if not p.name.endswith((".probe.json", ".partial.json"))
+        )  # not the probe files (<suite>.probe.json) nor shard partials; a suite name may hold dots
         if not names:
             from bench.errors import InputError
 

@@ -180,9 +180,12 @@ def run_suite(
     if shard is not None:
         path = partial_path(root, suite.name, shard)
         name = f"{suite.name}.{shard[0]}-of-{shard[1]}"
+    from bench.probe import read_probe
     from bench.scoring.review import load_reviews
 
-    reviews = load_reviews(suite.dir)  # a broken review file stops the run before any call
+    # a broken review or probe file stops the run before any call, not after every call is paid for
+    reviews = load_reviews(suite.dir)
+    probe = read_probe(root, suite.name)
     with SuiteLock(work / "locks", name):
         journal_path = work / "journal" / f"{name}.jsonl"
         if fresh:
@@ -217,7 +220,7 @@ def run_suite(
                 "scored by their checks only[/]",
                 highlight=False,
             )
-        document = snap.build(suite, result, root, reviews)
+        document = snap.build(suite, result, root, reviews, probe)
         if shard is not None:
             document["shard"] = {"index": shard[0], "count": shard[1]}
         snap.write(path, document)

@@ -78,7 +78,13 @@ def git_state(root: Path, inputs: list[Path] | None = None) -> dict[str, Any] | 
     return {"commit": commit, "dirty": dirty, "branch": branch}
 
 
-def build(suite: Suite, run: RunResult, root: Path, reviews: list[Any] | None = None) -> dict[str, Any]:
+def build(
+    suite: Suite,
+    run: RunResult,
+    root: Path,
+    reviews: list[Any] | None = None,
+    probe: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Score the run's records against the rubric and assemble the snapshot document."""
     cases = {case.id: case for case in suite.cases}
     records = []
@@ -176,7 +182,11 @@ def build(suite: Suite, run: RunResult, root: Path, reviews: list[Any] | None = 
         "judge": _judge_info(suite, run, judge_records),
         "judge_records": judge_records,
         # the latest `bench probe` of these candidates (results/<suite>.probe.json), for the API fit
-        "probe": {k: v for k, v in read_probe(root, suite.name).items() if suite.candidate(k) is not None},
+        "probe": {
+            k: v
+            for k, v in (read_probe(root, suite.name) if probe is None else probe).items()
+            if suite.candidate(k) is not None
+        },
     }
     if reviews:
         from bench.scoring.review import apply_reviews
@@ -350,12 +360,34 @@ def loads(text: str, source: str) -> dict[str, Any]:
         raise InputError(f"{source}:{exc.lineno}:{exc.colno}: not a valid snapshot: {exc.msg}") from None
     if not isinstance(data, dict) or "schema_version" not in data:
         raise InputError(f"{source}: not a bench snapshot (no schema_version)")
-    if data["schema_version"] > SCHEMA_VERSION:
+    version = data["schema_version"]
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise InputError(f"{source}: not a bench snapshot (schema_version {version!r} is not a number)")
+    if version > SCHEMA_VERSION:
         raise InputError(
-            f"{source}: snapshot schema {data['schema_version']} is newer than this bench "
-            f"({SCHEMA_VERSION}): upgrade bench"
+            f"{source}: snapshot schema {version} is newer than this bench ({SCHEMA_VERSION}): upgrade bench"
         )
+    # the shape every reader relies on, checked cheaply (the full schema check is for tests and tools)
+    for key, kind in _TOP_LEVEL.items():
+        if not isinstance(data.get(key), kind):
+            raise InputError(
+                f"{source}: not a complete bench snapshot ({key!r} is missing or not {kind.__name__})"
+            )
+    if not isinstance(data["suite"].get("name"), str):
+        raise InputError(f"{source}: not a complete bench snapshot (the suite has no name)")
     return data
+
+
+_TOP_LEVEL: dict[str, type] = {
+    "suite": dict,
+    "settings": dict,
+    "fingerprints": dict,
+    "candidates": list,
+    "rubric": list,
+    "cases": list,
+    "records": list,
+    "summary": dict,
+}
 
 
 def read(path: Path) -> dict[str, Any]:

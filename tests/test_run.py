@@ -320,3 +320,30 @@ def test_a_candidate_key_no_suite_has_is_refused(repo: Path, fake_openai: FakeAP
     assert result.exit_code == 2
     assert "--candidate 'fake/goood' is not a candidate of crm" in result.output
     assert fake_openai.requests == [] and not (repo / "results").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"schema_version": "x"}', "is not a number"),
+        ('{"schema_version": 1}', "'suite' is missing"),
+        ('{"schema_version": 1, "suite": {}, "settings": {}, "fingerprints": {}, "candidates": [], '
+         '"rubric": [], "cases": [], "records": [], "summary": {}}', "the suite has no name"),
+        ("<<<<<<< HEAD\n", "not a valid snapshot"),
+    ],
+)  # fmt: skip
+def test_a_broken_snapshot_is_bad_input_not_a_traceback(repo: Path, text: str, expected: str) -> None:
+    (repo / "results").mkdir()
+    (repo / "results" / "crm.json").write_text(text)
+    result = CliRunner().invoke(cli, ["report", "crm"])
+    assert result.exit_code == 2, result.output
+    assert expected in result.output
+
+
+def test_a_broken_probe_file_stops_the_run_before_any_call(repo: Path, fake_openai: FakeAPI) -> None:
+    (repo / "results").mkdir()
+    (repo / "results" / "crm.probe.json").write_text("<<<<<<< HEAD\n")
+    result = CliRunner().invoke(cli, ["run", "crm"])
+    assert result.exit_code == 2
+    assert "not a valid probe file" in result.output
+    assert fake_openai.requests == []
