@@ -261,6 +261,7 @@ class _Shared:
     undispatched: int = 0
     guard: BudgetGuard | None = None
     budget_stopped: bool = False
+    budget_changed: asyncio.Condition = field(default_factory=asyncio.Condition)  # a call settled
 
 
 async def _run_candidate(provider: Provider, plans: list[CallPlan], workers: int, shared: _Shared) -> int:
@@ -280,12 +281,19 @@ async def _run_candidate(provider: Provider, plans: list[CallPlan], workers: int
             reserved = 0.0
             if shared.guard is not None:
                 estimate = estimate_call_usd(plan)
-                if not shared.guard.reserve(estimate):
-                    # over budget: stop dispatching everywhere, keep what finished
-                    queue.put_nowait(plan)
-                    shared.budget_stopped = True
-                    shared.stop.set()
-                    return
+                # reservations are upper bounds: while calls are in flight, wait for them to settle at
+                # their real (lower) cost before deciding the budget is spent
+                while not shared.guard.reserve(estimate):
+                    if estimate is None or shared.guard.in_flight == 0 or shared.stop.is_set():
+                        # over budget: stop dispatching everywhere, keep what finished
+                        queue.put_nowait(plan)
+                        shared.budget_stopped = True
+                        shared.stop.set()
+                        async with shared.budget_changed:
+                            shared.budget_changed.notify_all()
+                        return
+                    async with shared.budget_changed:
+                        await shared.budget_changed.wait()
                 reserved = estimate or 0.0
             request = CallRequest(
                 messages=plan.messages, params=plan.candidate.params, json_schema=plan.json_schema
@@ -296,6 +304,8 @@ async def _run_candidate(provider: Provider, plans: list[CallPlan], workers: int
             if shared.guard is not None:
                 actual = 0.0 if record.error else call_cost(plan.candidate.entry.pricing, record.usage)
                 shared.guard.settle(reserved, actual)
+                async with shared.budget_changed:
+                    shared.budget_changed.notify_all()
             shared.finish(record)
 
     await asyncio.gather(*(worker() for _ in range(max(1, min(workers, len(plans))))))
