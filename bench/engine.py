@@ -98,27 +98,44 @@ class ProgressView:
 
 
 def dry_run(suite: Suite, candidates: tuple[str, ...] = (), repeat: int | None = None) -> dict:
-    """Estimate a run's calls, tokens and cost from the rendered prompts, without calling anything."""
+    """Estimate a run's calls, tokens and cost from the rendered prompts, without calling anything.
+
+    The judge's calls are estimated too, as an upper bound: every output on every judged criterion,
+    asked twice (an unparsable first answer is asked again), each output at its candidate's max_tokens.
+    """
     from bench.costs import estimate_run
     from bench.runner import plan_calls, skip_reason
+    from bench.scoring.judge import judge_candidate, judge_messages
 
     selected = [c for c in suite.candidates if not candidates or c.key in candidates]
     plans = plan_calls(suite, selected, repeat or suite.repeat)
-    estimate = estimate_run(
-        [
-            (
-                p.candidate.key,
-                p.candidate.entry.pricing,
-                "\n".join(m.content for m in p.messages),
-                p.candidate.params.get("max_tokens"),
-            )
-            for p in plans
-        ],
-        {c.key: c.entry.provider for c in selected},
-    )
+    rows = [
+        (
+            p.candidate.key,
+            p.candidate.entry.pricing,
+            "\n".join(m.content for m in p.messages),
+            p.candidate.params.get("max_tokens"),
+        )
+        for p in plans
+    ]
+    providers = {c.key: c.entry.provider for c in selected}
+    judge = judge_candidate(suite)
+    judge_row = f"{judge.key} (judge)" if judge else ""
+    if judge is not None:
+        providers[judge_row] = judge.entry.provider
+        for plan in plans:
+            # the output the judge reads is at most the candidate's max_tokens (~4 characters a token)
+            output = "x" * 4 * int(plan.candidate.params.get("max_tokens") or 1000)
+            for criterion in (c for c in suite.rubric if c.judge and not c.human_only):
+                messages = judge_messages(suite, plan.case, criterion, output, retry=True)
+                text = "\n".join(m.content for m in messages)
+                rows += [(judge_row, judge.entry.pricing, text, judge.params.get("max_tokens"))] * 2
+    estimate = estimate_run(rows, providers)
     for candidate in selected:
         if candidate.key in estimate["candidates"]:
             estimate["candidates"][candidate.key]["skip_reason"] = skip_reason(candidate)
+    if judge is not None and judge_row in estimate["candidates"]:
+        estimate["candidates"][judge_row]["skip_reason"] = skip_reason(judge)
     return estimate
 
 

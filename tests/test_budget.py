@@ -48,3 +48,15 @@ def test_dry_run_estimates_and_calls_nothing(repo: Path, fake_openai: FakeAPI) -
     assert "would be skipped: $MISSING_KEY is not set" in result.output
     assert fake_openai.requests == []
     assert not (repo / "results").exists() and not (repo / ".bench").exists()
+
+
+def test_dry_run_counts_the_judge_calls(repo: Path, fake_openai: FakeAPI) -> None:
+    from tests.test_judge import add_judge
+
+    add_judge(repo)
+    result = CliRunner().invoke(cli, ["run", "crm", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "fake/judge (judge)" in result.output
+    # 2 callable candidates + the unkeyed one: 12 outputs x 1 judged criterion x 2 asks = 24 judge calls
+    assert "24" in result.output
+    assert fake_openai.requests == []
