@@ -46,6 +46,7 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     "rate_drop": 0.0,
     "alpha": 0.05,
 }
+FRACTIONS = ("rate_drop", "alpha")  # compare keys that are shares of 1
 DRIFT = "no input changed: model drift or nondeterminism"
 DIFF_LINES = 20
 VERDICT_RANK = {"fail": 0, "mixed": 1, "pass": 2}
@@ -522,11 +523,14 @@ class _InputReader:
         self,
         base: Mapping[str, Any],
         head: Mapping[str, Any],
-        base_files: Mapping[str, str],
-        head_files: Mapping[str, str],
+        base_files: Mapping[str, str] | None,
+        head_files: Mapping[str, str] | None,
+        labels: tuple[str, str] = ("base", "head"),
     ):
         self.base, self.head = base, head
+        # None: the caller gave no template texts (no diff); a mapping without a role: its text was not found
         self.base_files, self.head_files = base_files, head_files
+        self.labels = labels
         self.why = Attribution()
         self.found: list[InputChange] = []
         self.touched: dict[str, set[str]] = {}  # candidate -> fields that differ
@@ -555,7 +559,24 @@ class _InputReader:
     def prompt(self, change: Change) -> None:
         role = change.path[1]
         self.why.prompt_roles.append(role)
-        diff = _short_diff(self.base_files.get(role), self.head_files.get(role), role)
+        before = (self.base_files or {}).get(role)
+        after = (self.head_files or {}).get(role)
+        # a side whose text was looked for (the role exists there) but not found: diffing against "" would
+        # show the whole template as deleted (or added), which is wrong
+        missing = [
+            label
+            for label, files, text, exists in (
+                (self.labels[0], self.base_files, before, not change.added),
+                (self.labels[1], self.head_files, after, not change.removed),
+            )
+            if files is not None and exists and text is None
+        ]
+        if missing:
+            diff: str | None = f"template text not available at {' and '.join(missing)}: no diff"
+        elif self.base_files is None and self.head_files is None:
+            diff = None
+        else:
+            diff = _short_diff(before, after, role)
         self.add("prompt", role, f"prompt template {role} {_state(change)}", diff=diff)
 
     def case(self, change: Change) -> None:
@@ -896,6 +917,61 @@ def _cost_and_latency(
 # ---------------------------------------------------------------------------------------------
 
 
+def compare_block_problems(raw: Any) -> list[tuple[tuple[str, ...], str]]:
+    """Problems in a suite's ``compare:`` block, as (path inside the block, message) pairs.
+
+    Every key is a number >= 0 (``alpha`` and ``rate_drop`` at most 1); an absent block (None) is valid.
+    """
+    from bench.validation import did_you_mean, yaml_type
+
+    if raw is None:
+        return []
+    if not isinstance(raw, Mapping):
+        return [((), f"compare must be a mapping, found {yaml_type(raw)}")]
+    problems: list[tuple[tuple[str, ...], str]] = []
+    for key, value in raw.items():
+        if key not in DEFAULT_THRESHOLDS:
+            hint = (
+                did_you_mean(str(key), DEFAULT_THRESHOLDS) or f"allowed keys: {', '.join(DEFAULT_THRESHOLDS)}"
+            )
+            problems.append(((str(key),), f"unknown key {key!r} in compare: {hint}"))
+        elif not isinstance(value, int | float) or isinstance(value, bool):
+            problems.append(((key,), f"{key!r} in compare must be a number, found {yaml_type(value)}"))
+        elif not value >= 0:  # also refuses NaN
+            problems.append(((key,), f"{key!r} in compare must not be negative, found {value}"))
+        elif key in FRACTIONS and value > 1:
+            problems.append(((key,), f"{key!r} in compare is a fraction between 0 and 1, found {value}"))
+    return problems
+
+
+def _limits(thresholds: Any, suite: str) -> tuple[dict[str, float], list[str]]:
+    """The thresholds to compare with, and a note for each value that could not be used.
+
+    The block comes from suite.yaml or a snapshot, possibly from an old commit that no validation saw: a
+    bad value takes its default (and the report says so) rather than stopping the comparison.
+    """
+    limits = dict(DEFAULT_THRESHOLDS)
+    if thresholds is None:
+        return limits, []
+    problems = compare_block_problems(thresholds)
+    bad = {path[0] if path else "" for path, _ in problems}
+    notes = [
+        f"suite {suite}: {message} "
+        + (
+            f"(using the default {DEFAULT_THRESHOLDS[path[0]]:g})"
+            if path and path[0] in limits
+            else "(ignored)"
+        )
+        for path, message in problems
+    ]
+    if "" in bad:  # not a mapping at all
+        return limits, [f"suite {suite}: {problems[0][1]} (using the default thresholds)"]
+    for key, value in thresholds.items():
+        if key in limits and key not in bad:
+            limits[key] = float(value)
+    return limits, notes
+
+
 def _ran(snapshot: Mapping[str, Any]) -> list[str]:
     summary = snapshot.get("summary") or {}
     return [
@@ -934,17 +1010,15 @@ def compare(
     head_label: str = "head",
 ) -> Comparison:
     """Compare two snapshots of one suite; ``*_files`` are prompt template texts by role (for the diff)."""
-    limits = {
-        **DEFAULT_THRESHOLDS,
-        **{k: float(v) for k, v in (thresholds or {}).items() if k in DEFAULT_THRESHOLDS},
-    }
+    suite_name = head.get("suite", {}).get("name") or base.get("suite", {}).get("name", "?")
+    limits, threshold_notes = _limits(thresholds, suite_name)
     ran_before, ran_after = _ran(base), _ran(head)
     compared = [k for k in ran_after if k in ran_before]
     base_records, head_records = _records_by_key(base), _records_by_key(head)
     before_view, after_view = _inputs_view(base), _inputs_view(head)
     before_view["records"], after_view["records"] = _records_view(base_records, head_records, set(compared))
     changes = structural_changes(before_view, after_view)
-    inputs, why = _InputReader(base, head, base_files or {}, head_files or {}).read(changes)
+    inputs, why = _InputReader(base, head, base_files, head_files, (base_label, head_label)).read(changes)
 
     kinds = {c["id"]: c.get("kind", "quality") for c in [*base.get("rubric", []), *head.get("rubric", [])]}
     findings = _record_findings(changes, head_records, why)
@@ -955,7 +1029,7 @@ def compare(
     order = [c["key"] for c in head.get("candidates", [])]
     order += [c["key"] for c in base.get("candidates", []) if c["key"] not in order]
     comparison = Comparison(
-        suite=head.get("suite", {}).get("name") or base.get("suite", {}).get("name", "?"),
+        suite=suite_name,
         base_label=base_label,
         head_label=head_label,
         candidates=[
@@ -968,6 +1042,7 @@ def compare(
         regressions=_order([f for f in findings if f.direction == "regression"], order),
         improvements=_order([f for f in findings if f.direction == "improvement"], order),
     )
+    comparison.notes += threshold_notes
     for label, snapshot in ((base_label, base), (head_label, head)):
         if not snapshot.get("complete", True):
             comparison.notes.append(f"the snapshot at {label} is incomplete: some calls did not finish")

@@ -225,7 +225,8 @@ def prompt_files_at(
     files = (snapshot.get("suite") or {}).get("files") or {}
     paths = {name.split(".", 1)[1]: path for name, path in files.items() if name.startswith("prompt.")}
     if not paths:
-        prompt = _suite_config_at(repo, rev, snapshot, root).get("prompt") or {}
+        prompt = _suite_config_at(repo, rev, snapshot, root).get("prompt")
+        prompt = prompt if isinstance(prompt, dict) else {}  # an old commit's suite.yaml may be malformed
         paths = {role: path for role, path in prompt.items() if isinstance(path, str)}
     wanted = (snapshot.get("fingerprints") or {}).get("prompts") or {}
     made_on = (snapshot.get("git") or {}).get("commit")
@@ -238,6 +239,7 @@ def prompt_files_at(
     return texts
 
 
+NOT_SNAPSHOTS = (".probe.json", ".partial.json")  # files of results/ that are not snapshots
 HISTORY_SEARCH = 100  # earlier versions of a template searched for a matching fingerprint
 
 
@@ -279,10 +281,15 @@ def snapshots_present(repo: git.Repo, rev: str | None, root: Path | None = None)
 
     folder = repo_path(repo, root, RESULTS_DIR)
     if rev is None:
-        return sorted(p.stem for p in (work_dir(repo) / folder).glob("*.json"))
-    listing = repo.git.ls_tree("--name-only", "-z", resolve_rev(repo, rev), f"{folder}/")
-    names = [Path(p).name for p in listing.split("\0") if p]
-    return sorted(Path(n).stem for n in names if n.endswith(".json"))
+        names = [p.name for p in (work_dir(repo) / folder).glob("*.json")]
+    else:
+        listing = repo.git.ls_tree("--name-only", "-z", resolve_rev(repo, rev), f"{folder}/")
+        names = [Path(p).name for p in listing.split("\0") if p]
+    # results/ also holds <suite>.probe.json and <suite>.I-of-N.partial.json, which are not snapshots;
+    # filtered by suffix, since a suite name may itself contain dots (crm.v2)
+    return sorted(
+        n.removesuffix(".json") for n in names if n.endswith(".json") and not n.endswith(NOT_SNAPSHOTS)
+    )
 
 
 # ---------------------------------------------------------------------------------------------

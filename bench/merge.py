@@ -88,6 +88,7 @@ def merge(partials: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
         key=lambda r: (r["candidate"], r["case"], r["repeat"], r["criterion"], r.get("retry", False)),
     )
     merged["candidates"] = _merge_candidates([p for _, p in partials])
+    merged["judge"] = _merge_judge([p for _, p in partials], merged["judge_records"])
     missing = sorted(set(range(1, (count or 0) + 1)) - set(seen_shards))
     merged["complete"] = not missing and all(p["complete"] for _, p in partials)
     merged["stats"] = _merge_stats([p.get("stats") or {} for _, p in partials], missing)
@@ -106,6 +107,47 @@ def _merge_candidates(partials: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if current is None or rank[candidate["status"]] < rank[current["status"]]:
                 by_key[candidate["key"]] = candidate
     return [by_key[key] for key in order]
+
+
+def _judge_pricing(partials: list[dict[str, Any]], key: str | None) -> tuple[bool, Any]:
+    """(found, pricing) of the judge model, as the partials carry it: in the judge block, or in the entry
+    of a candidate that is the judge's catalog key."""
+    for partial in partials:
+        judge = partial.get("judge") or {}
+        if "pricing" in judge:
+            return True, judge["pricing"]
+    for partial in partials:
+        for candidate in partial.get("candidates") or []:
+            if key is not None and candidate.get("key") == key and "pricing" in candidate:
+                return True, candidate["pricing"]
+    return False, None
+
+
+def _merge_judge(
+    partials: list[dict[str, Any]], judge_records: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    """The judge block of the merged snapshot: calls and cost over every shard's judge calls, not the
+    first shard's."""
+    from bench.costs import call_cost
+
+    blocks = [p["judge"] for p in partials if p.get("judge")]
+    if not blocks:
+        return None
+    judge = dict(blocks[0])
+    judge["calls"] = len(judge_records)
+    found, pricing = _judge_pricing(partials, judge.get("key"))
+    if found:
+        costs = [call_cost(pricing, r.get("usage")) for r in judge_records if not r.get("error")]
+        judge["cost_usd"] = None if any(c is None for c in costs) else round(sum(c for c in costs if c), 6)
+    else:  # no price to recompute with: the shards' own totals
+        shard_costs = [b.get("cost_usd") for b in blocks]
+        judge["cost_usd"] = (
+            None if any(c is None for c in shard_costs) else round(sum(c for c in shard_costs if c), 6)
+        )
+    ran = next((b for b in blocks if b.get("status") == "ran"), None)
+    if ran is not None:  # the judge ran if it ran in any shard
+        judge["status"], judge["skip_reason"] = "ran", None
+    return judge
 
 
 def _merge_stats(stats: list[dict[str, Any]], missing: list[int]) -> dict[str, Any]:

@@ -263,10 +263,16 @@ def _load(suite_dir: Path, root: Path, catalog: Catalog | None, problems: list[P
             "add `judge: <catalog key>` at the top of suite.yaml",
         )
 
+    from bench.compare import compare_block_problems
     from bench.costs import validate_volume
     from bench.decide import validate_gates
 
-    for block, validator in (("volume", validate_volume), ("gates", validate_gates)):
+    for block, validator in (
+        ("volume", validate_volume),
+        ("gates", validate_gates),
+        ("thresholds", thresholds_problems),
+        ("compare", compare_block_problems),
+    ):
         if isinstance(data.get(block), dict):
             for path, message in validator(data[block]):
                 check.error((block, *path), message)
@@ -295,6 +301,38 @@ def _load(suite_dir: Path, root: Path, catalog: Catalog | None, problems: list[P
         cases_doc=cases_doc,
         raw=data,
     )
+
+
+def thresholds_problems(raw: Any) -> list[tuple[tuple[str, ...], str]]:
+    """Problems in a suite's ``thresholds:`` block (how a rate reads as Pass / Mixed / Fail), as (path
+    inside the block, message) pairs. ``pass`` and ``mixed`` are numbers from 0 to 1, ``mixed`` <= ``pass``."""
+    from bench.scoring.aggregate import DEFAULT_THRESHOLDS
+
+    if raw is None:
+        return []
+    if not isinstance(raw, dict):
+        return [((), f"thresholds must be a mapping, found {yaml_type(raw)}")]
+    problems: list[tuple[tuple[str, ...], str]] = []
+    for key, value in raw.items():
+        if key not in DEFAULT_THRESHOLDS:
+            hint = (
+                did_you_mean(str(key), DEFAULT_THRESHOLDS) or f"allowed keys: {', '.join(DEFAULT_THRESHOLDS)}"
+            )
+            problems.append(((str(key),), f"unknown key {key!r} in thresholds: {hint}"))
+        elif not isinstance(value, int | float) or isinstance(value, bool):
+            problems.append(((key,), f"{key!r} in thresholds must be a number, found {yaml_type(value)}"))
+        elif not 0 <= value <= 1:
+            problems.append(((key,), f"{key!r} in thresholds is a pass rate between 0 and 1, found {value}"))
+    if problems:
+        return problems
+    high = raw.get("pass", DEFAULT_THRESHOLDS["pass"])
+    low = raw.get("mixed", DEFAULT_THRESHOLDS["mixed"])
+    if low > high:
+        where = "mixed" if "mixed" in raw else "pass"
+        problems.append(
+            ((where,), f"thresholds.mixed ({low:g}) must not be above thresholds.pass ({high:g})")
+        )
+    return problems
 
 
 def _load_templates(

@@ -31,6 +31,9 @@ class FileProblem(Exception):
 
 Key = str | int
 
+#: the largest CSV cell read (Python's csv module stops at 128 KiB by default)
+CSV_FIELD_LIMIT = 64 * 1024 * 1024
+
 
 @dataclass
 class Document:
@@ -137,7 +140,10 @@ def load_document(path: Path, display: str | None = None) -> Document:
     if suffix == ".jsonl":
         rows: list[Any] = []
         lines: list[int] = []
-        for number, line in enumerate(text.splitlines(), start=1):
+        # "\n" only: str.splitlines() also splits on U+2028, U+0085, form feeds..., which JSON strings may
+        # hold raw (json.dumps(..., ensure_ascii=False) writes them so)
+        for number, line in enumerate(text.split("\n"), start=1):
+            line = line.removesuffix("\r")
             if not line.strip():
                 continue
             try:
@@ -162,7 +168,21 @@ def _load_csv(path: Path, display: str, text: str) -> Document:
 
     ``vars.NAME`` columns are accepted too. ``tags`` is split on commas or semicolons.
     """
+    # the default limit (128 KiB per cell) is too small for a long conversation pasted in a cell
+    csv.field_size_limit(CSV_FIELD_LIMIT)
     reader = csv.DictReader(io.StringIO(text))
+    try:
+        return _read_csv(reader, path, display, text)
+    except csv.Error as exc:
+        # line_num counts the lines of the rows read whole: the bad row starts on the next line
+        raise FileProblem(
+            Problem(
+                display, reader.line_num + 1, None, f"invalid CSV: {exc}", "check the quoting of this row"
+            )
+        ) from None
+
+
+def _read_csv(reader: csv.DictReader[str], path: Path, display: str, text: str) -> Document:
     if not reader.fieldnames:
         raise FileProblem(Problem(display, 1, None, "empty CSV file", "the first row names the columns"))
     rows: list[Any] = []
