@@ -63,7 +63,11 @@ def summarize_candidate(
     thresholds: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
     """Aggregate one candidate's records (snapshot dicts with their ``verdicts``)."""
-    thresholds = {**DEFAULT_THRESHOLDS, **(thresholds or {})}
+    # numbers only: an old snapshot may carry thresholds from before they were validated
+    given = {
+        k: v for k, v in (thresholds or {}).items() if isinstance(v, int | float) and not isinstance(v, bool)
+    }
+    thresholds = {**DEFAULT_THRESHOLDS, **given}
     by_criterion: dict[str, _Tally] = defaultdict(_Tally)
     by_kind: dict[str, _Tally] = defaultdict(_Tally)
     edge = _Tally()

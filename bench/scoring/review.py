@@ -704,6 +704,9 @@ def parse_sheet(path: Path, display: str, problems: list[Problem]) -> FilledShee
 
 
 def _parse_csv(text: str, display: str, problems: list[Problem]) -> FilledSheet:
+    from bench.yamlfile import CSV_FIELD_LIMIT
+
+    csv.field_size_limit(CSV_FIELD_LIMIT)  # outputs with pasted logs exceed csv's 128 KiB default
     reader = csv.reader(io.StringIO(text))
     sheet = FilledSheet(display, "csv", None, None, [])
     header = next(reader, None)
