@@ -98,7 +98,7 @@ def promptfoo_project(folder: Path, base_url: str, calls: int) -> None:
 def promptfoo_env(home: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
-        OPENAI_API_KEY="sk-dummy-for-the-fake-server",
+        OPENAI_API_KEY="dummy-key-for-the-fake-server",
         PROMPTFOO_CACHE_ENABLED="false",
         PROMPTFOO_DISABLE_TELEMETRY="1",
         PROMPTFOO_DISABLE_UPDATE="1",
