@@ -24,6 +24,10 @@ class BenchGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(Interrupted.exit_code)
+        except OSError as exc:  # a path that cannot be written or read: the user's to fix, exit 2
+            where = f" {exc.filename}" if exc.filename else ""
+            click.echo(f"error: cannot use{where}: {exc.strerror or exc}", err=True)
+            ctx.exit(2)
 
 
 @click.group(cls=BenchGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -121,7 +125,9 @@ def validate(ctx: click.Context, suites: tuple[str, ...]) -> None:
 )
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the response cache.")
 @click.option(
-    "--fresh", is_flag=True, help="Call every model again: no reuse of the last snapshot, cache or journal."
+    "--fresh",
+    is_flag=True,
+    help="Call every model again: no reuse of the last snapshot or the cache (an interrupted run still resumes).",
 )
 @click.option(
     "--max-cost", type=click.FloatRange(min=0), metavar="USD", help="Stop dispatching before this budget."
@@ -202,7 +208,7 @@ def run(
         from bench.report import print_estimate
 
         for suite in loaded:
-            print_estimate(suite.name, estimate(suite, candidates, repeat), _console())
+            print_estimate(suite.name, estimate(suite, candidates, repeat, slice_), _console())
         return
     for suite in loaded:
         document = run_suite(
@@ -248,6 +254,8 @@ def merge(ctx: click.Context, partials: tuple[Path, ...], output: Path | None) -
     snap.write(path, document)
     missing = document["stats"]["shards_missing"]
     note = f"; shards missing: {', '.join(map(str, missing))} (marked incomplete)" if missing else ""
+    for uneven in document["stats"].get("uneven_shards") or []:
+        click.echo(f"warning: {uneven}: the merged snapshot is marked incomplete", err=True)
     click.echo(f"wrote {path} ({len(document['records'])} records from {len(partials)} partials{note})")
 
 

@@ -97,7 +97,12 @@ class ProgressView:
             )
 
 
-def dry_run(suite: Suite, candidates: tuple[str, ...] = (), repeat: int | None = None) -> dict:
+def dry_run(
+    suite: Suite,
+    candidates: tuple[str, ...] = (),
+    repeat: int | None = None,
+    shard: tuple[int, int] | None = None,
+) -> dict:
     """Estimate a run's calls, tokens and cost from the rendered prompts, without calling anything.
 
     The judge's calls are estimated too, as an upper bound: every output on every judged criterion,
@@ -109,6 +114,10 @@ def dry_run(suite: Suite, candidates: tuple[str, ...] = (), repeat: int | None =
 
     selected = [c for c in suite.candidates if not candidates or c.key in candidates]
     plans = plan_calls(suite, selected, repeat or suite.repeat)
+    if shard is not None:
+        from bench.merge import in_shard
+
+        plans = [p for p in plans if in_shard(p.candidate.key, p.case.id, p.repeat, shard)]
     rows = [
         (
             p.candidate.key,
@@ -205,8 +214,8 @@ def run_suite(
     probe = read_probe(root, suite.name)
     with SuiteLock(work / "locks", name):
         journal_path = work / "journal" / f"{name}.jsonl"
-        if fresh:
-            journal_path.unlink(missing_ok=True)
+        # no journal is dropped, not even with --fresh: it holds only calls an interrupted run made
+        # (fresh ones), and replaying them is how a run is finished without paying for them twice
         options = RunOptions(
             concurrency=concurrency,
             use_cache=use_cache,

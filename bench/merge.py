@@ -90,10 +90,29 @@ def merge(partials: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
     merged["candidates"] = _merge_candidates([p for _, p in partials])
     merged["judge"] = _merge_judge([p for _, p in partials], merged["judge_records"])
     missing = sorted(set(range(1, (count or 0) + 1)) - set(seen_shards))
-    merged["complete"] = not missing and all(p["complete"] for _, p in partials)
+    uneven = _uneven_shards([p for _, p in partials])
+    merged["complete"] = not missing and not uneven and all(p["complete"] for _, p in partials)
     merged["stats"] = _merge_stats([p.get("stats") or {} for _, p in partials], missing)
+    # a shard that skipped a candidate or the judge (a missing secret on one CI job) leaves holes:
+    # the merged snapshot says so and is incomplete, never a silent half
+    merged["stats"]["uneven_shards"] = uneven
     merged["summary"] = summarize(merged)
     return merged
+
+
+def _uneven_shards(partials: list[dict[str, Any]]) -> list[str]:
+    """What ran in some shards and not in others: candidates by status, and the judge."""
+    notes = []
+    for key in [c["key"] for c in partials[0]["candidates"]]:
+        statuses = {
+            next((c["status"] for c in p["candidates"] if c["key"] == key), "missing") for p in partials
+        }
+        if "ran" in statuses and len(statuses) > 1:
+            notes.append(f"{key} ran in some shards only ({', '.join(sorted(statuses))})")
+    judges = {(p.get("judge") or {}).get("status") for p in partials}
+    if "ran" in judges and len(judges) > 1:
+        notes.append("the judge ran in some shards only: some outputs were not judged")
+    return notes
 
 
 def _merge_candidates(partials: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -135,6 +135,7 @@ class RunResult:
     judge_skipped: str | None = None  # why the judge did not run, when it did not
     budget_stopped: bool = False  # --max-cost stopped dispatching
     carried_over: dict[str, str] = field(default_factory=dict)  # candidate -> why its results are old
+    selected: list[str] = field(default_factory=list)  # the candidates this run was asked to call
     spent_usd: float | None = None  # what the calls of this run cost, when a budget was set
 
 
@@ -514,6 +515,7 @@ async def execute(
         budget_stopped=run.shared.budget_stopped,
         spent_usd=None if run.shared.guard is None else round(run.shared.guard.spent, 6),
         carried_over=carried_reasons,
+        selected=[c.key for c in selected],
     )
 
 

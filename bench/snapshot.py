@@ -118,8 +118,8 @@ def build(
     for candidate in suite.candidates:
         entry = candidate.entry
         status = "skipped" if candidate.key in run.skipped else "ran"
-        if status == "ran" and not any(r["candidate"] == candidate.key for r in records):
-            status = "not-selected"
+        if status == "ran" and candidate.key not in run.selected and candidate.key not in run.carried_over:
+            status = "not-selected"  # left out by --candidate (a shard may run a candidate with no call)
         candidates.append(
             {
                 "key": candidate.key,

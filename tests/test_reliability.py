@@ -246,3 +246,18 @@ def test_an_unsendable_key_or_base_url_skips_the_candidate_with_a_reason(
     good = next(c for c in document["candidates"] if c["key"] == "fake/good")
     assert good["status"] == "skipped" and "is not usable" in good["skip_reason"]
     assert "topsecretq" not in json.dumps(document) and "topsecretq" not in result.output
+
+
+def test_an_interrupted_fresh_run_resumes_without_paying_twice(repo: Path, fake_openai: FakeAPI) -> None:
+    calls = grow(repo, 20)
+    fake_openai.latency = 0.1
+    process = bench_process(repo, "--fresh", "--concurrency", "2")
+    assert fake_openai.wait_for_requests(6, timeout=60)
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=60)
+    assert process.returncode == 130
+    fake_openai.latency = 0.0
+    result = CliRunner().invoke(cli, ["run", "crm", "--quiet", "--fresh"])
+    assert result.exit_code == 0, result.output
+    assert len(fake_openai.completed) == calls  # every call answered once, over both runs
+    assert max(fake_openai.completed_keys().values()) == 1

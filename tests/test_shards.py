@@ -83,3 +83,39 @@ def test_bad_shard_is_bad_input(repo: Path, bad: str) -> None:
     result = CliRunner().invoke(cli, ["run", "crm", "--quiet", f"--shard={bad}"])
     assert result.exit_code == 2
     assert "--shard" in result.output
+
+
+def test_merge_of_uneven_shards_is_marked_incomplete(repo: Path, fake_openai: FakeAPI) -> None:
+    """One CI job without a secret (here: one shard ran a single candidate) must not yield a snapshot
+    that looks whole."""
+    assert (
+        CliRunner()
+        .invoke(cli, ["run", "crm", "--quiet", "--shard=1/2", "--candidate", "fake/good"])
+        .exit_code
+        == 0
+    )
+    assert CliRunner().invoke(cli, ["run", "crm", "--quiet", "--shard=2/2"]).exit_code == 0
+    result = CliRunner().invoke(
+        cli, ["merge", "results/crm.1-of-2.partial.json", "results/crm.2-of-2.partial.json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "fake/bad ran in some shards only" in result.output
+    merged = json.loads((repo / "results" / "crm.json").read_text())
+    assert merged["complete"] is False and merged["stats"]["uneven_shards"]
+
+
+def test_dry_run_follows_the_shard(repo: Path, fake_openai: FakeAPI) -> None:
+    from bench.engine import dry_run
+
+    suite = load_suite("crm", repo)
+    whole = dry_run(suite)["total"]["calls"]
+    parts = [dry_run(suite, shard=(i, 3))["total"]["calls"] for i in (1, 2, 3)]
+    assert sum(parts) == whole and all(0 < part < whole for part in parts)
+
+
+def test_an_unwritable_output_is_bad_input_not_a_traceback(repo: Path, fake_openai: FakeAPI) -> None:
+    assert CliRunner().invoke(cli, ["run", "crm", "--quiet", "--shard=1/1"]).exit_code == 0
+    (repo / "afile").write_text("a file, not a folder")
+    result = CliRunner().invoke(cli, ["merge", "results/crm.1-of-1.partial.json", "--output", "afile/x.json"])
+    assert result.exit_code == 2
+    assert "error: cannot use" in result.output and "Traceback" not in result.output
