@@ -26,6 +26,8 @@ keys take these defaults:
   improvement);
 - ``latency_p95_increase: 0.25``: p95 latency up more than 25% is a regression (down more than 25%: an
   improvement);
+- ``latency_p95_min_ms: 50``: ... and by at least this many milliseconds: on a fast endpoint a run's p95
+  moves by more than 25% on noise alone (24 -> 34 ms), which must not fail a pull request;
 - ``rate_drop: 0.0``: a pass rate that moves by more than this (a fraction, 0.05 = 5 points) is a finding;
 - ``alpha: 0.05``: the significance level of the McNemar test.
 """
@@ -43,6 +45,7 @@ from bench.scoring.stats import format_p, paired_comparison
 DEFAULT_THRESHOLDS: dict[str, float] = {
     "cost_increase": 0.10,
     "latency_p95_increase": 0.25,
+    "latency_p95_min_ms": 50.0,
     "rate_drop": 0.0,
     "alpha": 0.05,
 }
@@ -898,6 +901,8 @@ def _cost_and_latency(
     old_p95 = (old.get("latency_ms") or {}).get("p95")
     new_p95 = (new.get("latency_ms") or {}).get("p95")
     direction = _moved(old_p95, new_p95, limits["latency_p95_increase"])
+    if direction and abs((new_p95 or 0) - (old_p95 or 0)) < limits["latency_p95_min_ms"]:
+        direction = None  # a few milliseconds of noise on a fast endpoint, not a finding
     if direction is not None:
         assert old_p95 is not None and new_p95 is not None  # _moved() needs both to give a direction
         found.append(

@@ -491,6 +491,15 @@ def test_cost_and_latency_thresholds() -> None:
         down.crosses("sometimes")
 
 
+def test_latency_noise_on_a_fast_endpoint_is_not_a_regression() -> None:
+    base = synthetic_snapshot(p95={"acme/alpha": 24.0})
+    noisy = synthetic_snapshot(p95={"acme/alpha": 34.0})  # +42%, but only 10 ms
+    assert compare(base, noisy, {}, {}).regressions == []
+    slow = synthetic_snapshot(p95={"acme/alpha": 90.0})  # +275% and 66 ms
+    assert [type(f) for f in compare(base, slow, {}, {}).regressions] == [LatencyChange]
+    assert compare(base, noisy, {}, {}, {"latency_p95_min_ms": 5}).regressions != []
+
+
 def test_prompt_change_with_files_gives_a_short_diff() -> None:
     base = synthetic_snapshot()
     head = copy.deepcopy(base)
