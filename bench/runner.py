@@ -483,6 +483,8 @@ async def execute(
         if options.shard is not None:
             plans = [p for p in plans if in_shard(p.candidate.key, p.case.id, p.repeat, options.shard)]
         records = await run.run_plans(plans)
+        if run.shared.stop.is_set():
+            records += _keep_undone(plans, records, options)
         for key in run.unavailable:
             if any(c.key == key for c in runnable):
                 skipped[key] = run.unavailable[key]
@@ -517,6 +519,20 @@ async def execute(
         carried_over=carried_reasons,
         selected=[c.key for c in selected],
     )
+
+
+def _keep_undone(plans: list[CallPlan], records: list[CallRecord], options: RunOptions) -> list[CallRecord]:
+    """A run stopped early (Ctrl-C, --max-cost) keeps the previous snapshot's records for the calls it
+    did not get to, so a stopped --fresh run never leaves fewer results than it found."""
+    done = {r.request_fingerprint for r in records}
+    kept = []
+    for plan in plans:
+        previous = options.previous.get(plan.fingerprint)
+        if plan.fingerprint not in done and previous is not None:
+            record = _from_dict(plan, previous, "snapshot")
+            record.error = previous.get("error")
+            kept.append(record)
+    return kept
 
 
 def _carry_over(

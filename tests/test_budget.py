@@ -60,3 +60,21 @@ def test_dry_run_counts_the_judge_calls(repo: Path, fake_openai: FakeAPI) -> Non
     # 2 callable candidates + the unkeyed one: 12 outputs x 1 judged criterion x 2 asks = 24 judge calls
     assert "24" in result.output
     assert fake_openai.requests == []
+
+
+def test_a_fresh_run_stopped_by_the_budget_keeps_what_it_did_not_redo(
+    repo: Path, fake_openai: FakeAPI
+) -> None:
+    (repo / "suites" / "crm" / "cases.yaml").write_text(yaml.safe_dump(make_cases(30), sort_keys=False))
+    assert CliRunner().invoke(cli, ["run", "crm", "--quiet", "--candidate", "fake/good"]).exit_code == 0
+    full = json.loads((repo / "results" / "crm.json").read_text())
+    assert len(full["records"]) == 31
+    result = CliRunner().invoke(
+        cli, ["run", "crm", "--fresh", "--max-cost", "0.001", "--candidate", "fake/good"]
+    )
+    assert result.exit_code == 0, result.output
+    stopped = json.loads((repo / "results" / "crm.json").read_text())
+    assert stopped["complete"] is False
+    assert len(stopped["records"]) == 31  # the calls it did not redo keep their last results
+    sources = {r["source"] for r in stopped["records"]}
+    assert sources == {"call", "snapshot"}
