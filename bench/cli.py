@@ -19,7 +19,9 @@ class BenchGroup(click.Group):
         try:
             return super().invoke(ctx)
         except BenchError as exc:
-            click.echo(f"error: {exc}" if not str(exc).count("\n") else str(exc), err=True)
+            text = str(exc)
+            # problems located in a file already read "file:line: error: ..."; others get the prefix
+            click.echo(text if "\n" in text or ": error: " in text else f"error: {text}", err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)

@@ -518,7 +518,8 @@ def test_agreement_bands_and_reading() -> None:
     assert make(0.667).band == "tentative"
     assert make(0.5).band == "unreliable"
     assert "does not reliably agree" in make(0.5).reading
-    assert "on all criteria" in make(0.9, criterion=None).reading
+    pooled = make(0.9, criterion=None).reading  # pooling unlike criteria inflates alpha: no verdict word
+    assert "over all criteria pooled: alpha 0.90" in pooled and "reliable" not in pooled
 
 
 def test_agreement_perfect_and_empty() -> None:

@@ -619,6 +619,12 @@ class Agreement:
         band = self.band
         if band == "no data":
             return f"cannot say whether {a} agrees with {b} on {on}: no item rated by both"
+        if self.criterion is None:
+            # pooling unlike criteria inflates alpha: the figures only; trust is read per criterion
+            return (
+                f"{a} and {b} over all criteria pooled: alpha {self.alpha:.2f}, n {self.n} "
+                "(read the criteria one by one before trusting it)"
+            )
         verb = {
             "reliable": "agrees with",
             "tentative": "tentatively agrees with",
