@@ -51,26 +51,6 @@ def _root(ctx: click.Context) -> Path:
     return Path(ctx.obj["root"])
 
 
-def _console() -> Any:
-    """A rich console for stdout; wide enough for the scorecard in logs and pipes."""
-    from rich.console import Console
-
-    console = Console()
-    return console if console.is_terminal else Console(width=140)
-
-
-def _suite_dirs(root: Path, refs: tuple[str, ...]) -> list[str]:
-    from bench.errors import InputError
-    from bench.suite import discover_suites
-
-    if refs:
-        return list(refs)
-    found = discover_suites(root)
-    if not found:
-        raise InputError(f"no suites under {root / 'suites'}: create suites/<name>/suite.yaml")
-    return [str(p) for p in found]
-
-
 @cli.command()
 @click.argument("suites", nargs=-1)
 @click.pass_context
@@ -81,11 +61,11 @@ def validate(ctx: click.Context, suites: tuple[str, ...]) -> None:
     Exit 0 when valid, 2 when any suite has an error.
     """
     from bench.errors import InputError, SuiteInvalid
-    from bench.suite import load_suite
+    from bench.suite import load_suite, suite_refs
 
     root = _root(ctx)
     failed = 0
-    for ref in _suite_dirs(root, suites):
+    for ref in suite_refs(root, suites):
         try:
             suite = load_suite(ref, root)
         except SuiteInvalid as exc:
@@ -171,11 +151,11 @@ def run(
     from bench.engine import run_suite
     from bench.errors import InputError
     from bench.merge import parse_shard
-    from bench.suite import load_suite, resolve_suite_dir
+    from bench.suite import check_candidate_keys, load_suite, resolve_suite_dir, suite_refs
 
     root = _root(ctx)
     slice_ = parse_shard(shard) if shard else None
-    refs = _suite_dirs(root, suites)
+    refs = suite_refs(root, suites)
     if commit and slice_:
         raise InputError("--commit with --shard: merge the partials (bench merge), then commit the snapshot")
     if commit or changed_since:
@@ -194,23 +174,17 @@ def run(
             f"changed since {changed_since}: {', '.join(resolve_suite_dir(r, root).name for r in refs)}"
         )
     loaded = [load_suite(ref, root) for ref in refs]  # all valid before any call
-    for key in candidates:
-        if not any(suite.candidate(key) for suite in loaded):
-            known = sorted({c.key for suite in loaded for c in suite.candidates})
-            raise InputError(
-                f"--candidate {key!r} is not a candidate of {', '.join(s.name for s in loaded)} "
-                f"(candidates: {', '.join(known)})"
-            )
+    check_candidate_keys(loaded, candidates)
     if candidates:
         for suite in [s for s in loaded if not any(s.candidate(k) for k in candidates)]:
             click.echo(f"{suite.name}: none of the --candidate keys is one of its candidates: not run")
         loaded = [s for s in loaded if any(s.candidate(k) for k in candidates)]
     if dry_run:
         from bench.engine import dry_run as estimate
-        from bench.report import print_estimate
+        from bench.report import print_estimate, stdout_console
 
         for suite in loaded:
-            print_estimate(suite.name, estimate(suite, candidates, repeat, slice_), _console())
+            print_estimate(suite.name, estimate(suite, candidates, repeat, slice_), stdout_console())
         return
     for suite in loaded:
         document = run_suite(
@@ -267,7 +241,7 @@ def merge(ctx: click.Context, partials: tuple[Path, ...], output: Path | None) -
 def report(ctx: click.Context, suite: str | None) -> None:
     """Print the scorecard of a suite's latest snapshot (results/<suite>.json)."""
     from bench import snapshot as snap
-    from bench.report import print_report
+    from bench.report import print_report, stdout_console
 
     root = _root(ctx)
     if suite is None:
@@ -284,7 +258,7 @@ def report(ctx: click.Context, suite: str | None) -> None:
         names = [Path(suite).name if Path(suite).is_dir() else suite]
     from bench.engine import latest_decisions
 
-    console = _console()
+    console = stdout_console()
 
     for name in names:
         print_report(snap.read(snap.snapshot_path(root, name)), console, latest_decisions(root, name))

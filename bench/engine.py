@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 from pathlib import Path
 from types import TracebackType
@@ -253,12 +252,9 @@ def run_suite(
         if result.complete:
             journal_path.unlink(missing_ok=True)  # the snapshot has everything the journal had
     if not quiet:
-        from bench.report import print_report
+        from bench.report import print_report, stdout_console
 
-        out = Console(file=sys.stdout)
-        if not out.is_terminal:
-            out = Console(file=sys.stdout, width=140)  # logs and pipes: wide enough for the scorecard
-        print_report(document, out, latest_decisions(root, suite.name))
+        print_report(document, stdout_console(), latest_decisions(root, suite.name))
         console.print(
             f"wrote {escape(str(path))} ({len(document['records'])} records, {result.wall_seconds:.1f} s)"
         )

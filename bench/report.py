@@ -11,6 +11,13 @@ from rich.table import Table
 from bench.scoring import stats
 from bench.scoring.aggregate import case_outcomes
 
+
+def stdout_console(width: int = 140) -> Console:
+    """A console for stdout; in logs and pipes (no terminal) wide enough for the scorecard."""
+    console = Console()
+    return console if console.is_terminal else Console(width=width)
+
+
 CELL_STYLE = {"Pass": "green", "Mixed": "yellow", "Fail": "red", "Check": "cyan"}
 
 

@@ -161,6 +161,27 @@ def discover_suites(root: Path) -> list[Path]:
     return sorted(p.parent for p in base.glob("*/suite.yaml"))
 
 
+def suite_refs(root: Path, refs: tuple[str, ...] | list[str]) -> list[str]:
+    """The suites a command works on: those named, else every suite under ``suites/``."""
+    if refs:
+        return list(refs)
+    found = discover_suites(root)
+    if not found:
+        raise InputError(f"no suites under {root / 'suites'}: create suites/<name>/suite.yaml")
+    return [str(p) for p in found]
+
+
+def check_candidate_keys(suites: list[Suite], keys: tuple[str, ...]) -> None:
+    """A --candidate key that none of these suites has is a typo: refuse it before any call."""
+    for key in keys:
+        if not any(suite.candidate(key) for suite in suites):
+            known = sorted({c.key for suite in suites for c in suite.candidates})
+            raise InputError(
+                f"--candidate {key!r} is not a candidate of {', '.join(s.name for s in suites)} "
+                f"(candidates: {', '.join(known)})"
+            )
+
+
 def resolve_suite_dir(ref: str, root: Path) -> Path:
     """A suite is named by its folder under ``suites/`` or by a path (to the folder or its suite.yaml)."""
     path = Path(ref)

@@ -178,9 +178,10 @@ def _cell(point: Any) -> str:
 
 
 def _print_history(suite: str, rows: list[HistoryRow]) -> None:
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
+
+    from bench.report import stdout_console
 
     keys: list[str] = []
     for row in rows:
@@ -196,10 +197,7 @@ def _print_history(suite: str, rows: list[HistoryRow]) -> None:
         cells += [escape(_cell(row.candidates[k])) if k in row.candidates else "–" for k in keys]
         cells.append(escape(", ".join(row.changed) or "results only"))
         table.add_row(*cells)
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=160)
-    console.print(table)
+    stdout_console(width=160).print(table)
 
 
 def register(cli: click.Group) -> None:

@@ -44,25 +44,14 @@ def register(cli: click.Group) -> None:
         A few minimal calls per candidate, one attempt each. Writes results/<suite>.probe.json (merged
         with earlier probes of other candidates) and prints each check list with its API fit.
         """
-        from rich.console import Console
-
-        from bench.errors import InputError
         from bench.probe import probe_suite, write_probe
-        from bench.suite import load_suite
+        from bench.report import stdout_console
+        from bench.suite import check_candidate_keys, load_suite, suite_refs
 
         root = Path(ctx.obj["root"])
-        refs = suites or tuple(_all_suites(root))
-        loaded = [load_suite(ref, root) for ref in refs]  # every suite valid before any call
-        for key in candidates:
-            if not any(s.candidate(key) for s in loaded):
-                known = sorted({c.key for s in loaded for c in s.candidates})
-                raise InputError(
-                    f"--candidate {key!r} is not a candidate of {', '.join(s.name for s in loaded)}"
-                    f" (candidates: {', '.join(known)})"
-                )
-        console = Console()
-        if not console.is_terminal:
-            console = Console(width=140)
+        loaded = [load_suite(ref, root) for ref in suite_refs(root, suites)]  # all valid before any call
+        check_candidate_keys(loaded, candidates)
+        console = stdout_console()
         from bench.snapshot import refresh
 
         for suite in loaded:
@@ -85,16 +74,6 @@ def register(cli: click.Group) -> None:
             console.print(f"wrote {_shown(path, root)}", highlight=False)
             if refresh(root, suite) is not None:  # the scorecard's API fit follows at once
                 console.print(f"updated the API fit in results/{suite.name}.json", highlight=False)
-
-
-def _all_suites(root: Path) -> list[str]:
-    from bench.errors import InputError
-    from bench.suite import discover_suites
-
-    found = discover_suites(root)
-    if not found:
-        raise InputError(f"no suites under {root / 'suites'}: create suites/<name>/suite.yaml")
-    return [str(p) for p in found]
 
 
 def _shown(path: Path, root: Path) -> str:
