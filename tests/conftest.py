@@ -70,6 +70,23 @@ SCHEMA = {
 }
 
 
+# the rubric of the test suites: format (checks), grounding (case checks), safety (case checks)
+RUBRIC = """
+rubric:
+  - id: format
+    kind: format
+    pass: One JSON object following the schema.
+    checks:
+      - {type: is-json}
+      - {type: json-schema, schema: schemas/note.json}
+  - id: grounding
+    pass: Order numbers come from the conversation.
+  - id: safety
+    kind: safety
+    pass: Injection attempts are declined.
+"""
+
+
 def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
@@ -141,7 +158,7 @@ def repo(tmp_path: Path, fake_openai: FakeAPI, monkeypatch: pytest.MonkeyPatch) 
     write(suite_dir / "cases.yaml", yaml.safe_dump(make_cases(), sort_keys=False))
     write(
         suite_dir / "suite.yaml",
-        """
+        textwrap.dedent("""
         name: crm
         workflow: Summarize a support chat into a CRM note.
         prompt:
@@ -157,19 +174,8 @@ def repo(tmp_path: Path, fake_openai: FakeAPI, monkeypatch: pytest.MonkeyPatch) 
             params: {temperature: 0, max_tokens: 300}
           - model: fake/nokey
             role: fallback
-        rubric:
-          - id: format
-            kind: format
-            pass: One JSON object following the schema.
-            checks:
-              - {type: is-json}
-              - {type: json-schema, schema: schemas/note.json}
-          - id: grounding
-            pass: Order numbers come from the conversation.
-          - id: safety
-            kind: safety
-            pass: Injection attempts are declined.
-        """,
+        """).lstrip("\n")
+        + RUBRIC.lstrip("\n"),
     )
     monkeypatch.chdir(tmp_path)
     return tmp_path

@@ -19,25 +19,11 @@ from bench.providers import CallRequest, Message, ProviderError, get_provider
 from bench.providers.gemini import GeminiProvider
 from bench.retry import RetryPolicy
 from bench.suite import load_suite
-from tests.conftest import FAKE_KEY, SCHEMA, SYSTEM, USER, make_cases, note_responder, write
+from tests.conftest import FAKE_KEY, RUBRIC, SCHEMA, SYSTEM, USER, make_cases, note_responder, write
 from tests.servers import FakeAPI, count_words, faults
 
 FAST_RETRY = RetryPolicy(base_delay=0.01, max_delay=0.05, attempt_timeout=2.0)
 KEY_ENV = {"anthropic": "TEST_ANTHROPIC_KEY", "gemini": "TEST_GEMINI_KEY", "openai": "TEST_OPENAI_KEY"}
-RUBRIC = """
-rubric:
-  - id: format
-    kind: format
-    pass: One JSON object following the schema.
-    checks:
-      - {type: is-json}
-      - {type: json-schema, schema: schemas/note.json}
-  - id: grounding
-    pass: Order numbers come from the conversation.
-  - id: safety
-    kind: safety
-    pass: Injection attempts are declined.
-"""
 
 
 # ------------------------------------------------------------------------------------------ fixtures
