@@ -157,22 +157,22 @@ def latest_decisions(root: Path, suite: str) -> dict[str, dict]:
     return latest
 
 
-def previous_records(path: Path, successful: bool = True) -> dict[str, dict]:
-    """Records of the suite's current snapshot by request fingerprint: the successful ones for reuse,
-    or all of them (errors too) to carry over the candidates a run does not call."""
+def previous_records(path: Path) -> tuple[dict[str, dict], dict[str, dict]]:
+    """The suite's current snapshot, read once, by request fingerprint: (successful records and judge
+    answers, for reuse; every candidate record, errors too, to carry over candidates a run does not call)."""
     if not path.is_file():
-        return {}
+        return {}, {}
     try:
         previous = snap.read(path)
     except InputError:
-        return {}  # an unreadable old snapshot is simply not reused
-    if not successful:
-        return {r["request_fingerprint"]: r for r in previous.get("records", [])}
-    return {
+        return {}, {}  # an unreadable old snapshot is simply not reused
+    records = previous.get("records", [])
+    reusable = {
         r["request_fingerprint"]: r
-        for r in [*previous.get("records", []), *(previous.get("judge_records") or [])]
+        for r in [*records, *(previous.get("judge_records") or [])]
         if not r.get("error") and r.get("output") is not None
     }
+    return reusable, {r["request_fingerprint"]: r for r in records}
 
 
 def run_suite(
@@ -215,6 +215,7 @@ def run_suite(
         journal_path = work / "journal" / f"{name}.jsonl"
         # no journal is dropped, not even with --fresh: it holds only calls an interrupted run made
         # (fresh ones), and replaying them is how a run is finished without paying for them twice
+        reusable, previous = previous_records(snap.snapshot_path(root, suite.name))
         options = RunOptions(
             concurrency=concurrency,
             use_cache=use_cache,
@@ -223,8 +224,8 @@ def run_suite(
             cache_dir=work / "cache",
             retry=retry or RetryPolicy(),
             journal_path=journal_path,
-            reuse={} if fresh else previous_records(snap.snapshot_path(root, suite.name)),
-            previous=previous_records(snap.snapshot_path(root, suite.name), successful=False),
+            reuse={} if fresh else reusable,
+            previous=previous,
             shard=shard,
             grace_seconds=grace_seconds,
             cache_reads=not fresh,
